@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "flowhound",
+    products: [.executable(name: "flowhound", targets: ["flowhound"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "flowhound",
+            dependencies: ["FlowhoundPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: settings),
+        .target(
+            name: "FlowhoundPipeline",
+            dependencies: ["FlowhoundCore", "FlowhoundIngest", "FlowhoundParse", "FlowhoundRules", "FlowhoundDetect",
+                           "FlowhoundSinks"],
+            swiftSettings: settings),
+        .target(name: "FlowhoundCore", swiftSettings: settings),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "FlowhoundIngest", dependencies: ["FlowhoundCore", "CZlib"], swiftSettings: settings),
+        .target(name: "FlowhoundParse", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        .target(
+            name: "FlowhoundRules",
+            dependencies: ["FlowhoundCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: settings),
+        .target(name: "FlowhoundDetect", dependencies: ["FlowhoundCore", "FlowhoundRules"], swiftSettings: settings),
+        .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundCoreTests", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
+        .testTarget(
+            name: "FlowhoundPipelineTests",
+            dependencies: ["FlowhoundPipeline"],
+            swiftSettings: settings),
+    ]
+)

@@ -1,0 +1,175 @@
+/// Byte-level helpers for the per-line path: no String, no allocation.
+package enum Bytes {
+    /// ASCII lower-casing of one byte.
+    @inline(__always)
+    package static func lower(_ c: UInt8) -> UInt8 { (c &- 65) < 26 ? c | 0x20 : c }
+
+    /// Case-sensitive equality of two byte ranges.
+    @inline(__always)
+    package static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        memcmp(a, b, n) == 0
+    }
+
+    /// Equality ignoring ASCII case; `lowerNeedle` must already be lower-case.
+    @inline(__always)
+    package static func equalFolded(_ hay: UnsafePointer<UInt8>, _ lowerNeedle: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i < n {
+            if lower(hay[i]) != lowerNeedle[i] { return false }
+            i &+= 1
+        }
+        return true
+    }
+
+    /// Index of the first occurrence of `needle` in `hay`, or nil. Case-sensitive.
+    package static func find(
+        _ hay: UnsafePointer<UInt8>, _ hayCount: Int, _ needle: UnsafePointer<UInt8>, _ needleCount: Int
+    ) -> Int? {
+        if needleCount == 0 { return 0 }
+        if needleCount > hayCount { return nil }
+        let first = needle[0]
+        var i = 0
+        let last = hayCount - needleCount
+        while i <= last {
+            guard let hit = memchr(hay + i, Int32(first), last - i + 1) else { return nil }
+            let j = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - hay
+            if memcmp(hay + j, needle, needleCount) == 0 { return j }
+            i = j + 1
+        }
+        return nil
+    }
+
+    /// Index of the first occurrence of a lower-case `needle` in `hay`, ignoring ASCII case.
+    package static func findFolded(
+        _ hay: UnsafePointer<UInt8>, _ hayCount: Int, _ lowerNeedle: UnsafePointer<UInt8>, _ needleCount: Int
+    ) -> Int? {
+        if needleCount == 0 { return 0 }
+        if needleCount > hayCount { return nil }
+        let f = lowerNeedle[0]
+        let upperF: UInt8 = (f &- 97) < 26 ? f - 32 : f
+        let last = hayCount - needleCount
+        var i = 0
+        while i <= last {
+            let c = hay[i]
+            if c == f || c == upperF, equalFolded(hay + i, lowerNeedle, needleCount) { return i }
+            i &+= 1
+        }
+        return nil
+    }
+
+    /// Parses an optionally signed decimal integer occupying all `n` bytes.
+    @inline(__always)
+    package static func parseInt(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
+        if n == 0 || n > 20 { return nil }
+        var i = 0
+        var neg = false
+        if p[0] == 45 || p[0] == 43 {
+            neg = p[0] == 45
+            i = 1
+            if n == 1 { return nil }
+        }
+        var v: Int64 = 0
+        while i < n {
+            let d = p[i] &- 48
+            if d > 9 { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(d))
+            if o1 || o2 { return nil }
+            v = a
+            i += 1
+        }
+        return neg ? -v : v
+    }
+
+    /// Parses a decimal number (integer, fraction, exponent) occupying all `n` bytes.
+    package static func parseDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
+        if n == 0 || n > 64 { return nil }
+        if let i = parseInt(p, n) { return Double(i) }
+        var i = 0
+        var neg = false
+        if p[0] == 45 || p[0] == 43 {
+            neg = p[0] == 45
+            i = 1
+        }
+        var mantissa: Double = 0
+        var digits = 0
+        while i < n, p[i] &- 48 <= 9 {
+            mantissa = mantissa * 10 + Double(p[i] - 48)
+            i += 1
+            digits += 1
+        }
+        var scale: Double = 1
+        if i < n && p[i] == 46 {
+            i += 1
+            while i < n, p[i] &- 48 <= 9 {
+                mantissa = mantissa * 10 + Double(p[i] - 48)
+                scale *= 10
+                i += 1
+                digits += 1
+            }
+        }
+        if digits == 0 { return nil }
+        var exp = 0
+        if i < n && (p[i] == 101 || p[i] == 69) {
+            i += 1
+            var eneg = false
+            if i < n && (p[i] == 45 || p[i] == 43) {
+                eneg = p[i] == 45
+                i += 1
+            }
+            var ed = 0
+            while i < n, p[i] &- 48 <= 9 {
+                exp = min(exp * 10 + Int(p[i] - 48), 400)
+                i += 1
+                ed += 1
+            }
+            if ed == 0 { return nil }
+            if eneg { exp = -exp }
+        }
+        if i != n { return nil }
+        var v = mantissa / scale
+        if exp != 0 {
+            var e = 1.0
+            for _ in 0..<abs(exp) { e *= 10 }
+            v = exp > 0 ? v * e : v / e
+        }
+        return neg ? -v : v
+    }
+
+    /// Parses epoch seconds with an optional fraction (`1300475167.096535`) into a timestamp.
+    @inline(__always)
+    package static func parseEpoch(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
+        var i = 0
+        var neg = false
+        if n > 0 && p[0] == 45 {
+            neg = true
+            i = 1
+        }
+        var secs: Int64 = 0
+        var digits = 0
+        while i < n, p[i] &- 48 <= 9 {
+            secs = secs &* 10 &+ Int64(p[i] &- 48)
+            i += 1
+            digits += 1
+            if digits > 12 { return nil }
+        }
+        if digits == 0 { return nil }
+        var nanos: Int64 = 0
+        if i < n && p[i] == 46 {
+            i += 1
+            var scale: Int64 = 100_000_000
+            while i < n, p[i] &- 48 <= 9 {
+                nanos &+= Int64(p[i] &- 48) &* scale
+                scale /= 10
+                i += 1
+            }
+        }
+        if i != n {
+            // scientific notation from some JSON writers (1.3004751670965E9)
+            guard let d = parseDouble(p, n) else { return nil }
+            return Timestamp(nanoseconds: Int64((d * 1e9).rounded()))
+        }
+        let t = secs &* 1_000_000_000 &+ nanos
+        return Timestamp(nanoseconds: neg ? -t : t)
+    }
+}

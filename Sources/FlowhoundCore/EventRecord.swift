@@ -1,0 +1,91 @@
+/// The value of one field in the line being looked at: a view of bytes owned by the decoder.
+///
+/// `base == nil` means the field is absent or unset (Zeek `-`, JSON `null`, key missing).
+/// A list field (`listSeparator != 0`) holds its elements separated by that byte; an empty list has `count == 0`.
+package struct FieldValue {
+    package var base: UnsafePointer<UInt8>?
+    package var count: Int
+    package var listSeparator: UInt8
+
+    @inline(__always)
+    package init(base: UnsafePointer<UInt8>?, count: Int, listSeparator: UInt8 = 0) {
+        self.base = base
+        self.count = count
+        self.listSeparator = listSeparator
+    }
+
+    @inline(__always) package static var absent: FieldValue { FieldValue(base: nil, count: 0) }
+
+    @inline(__always) package var isPresent: Bool { base != nil }
+
+    /// Copies the bytes into a String (for findings and diagnostics only, never per line).
+    package var string: String? {
+        guard let base else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self)
+    }
+
+    /// Calls `body` once per element (once for a scalar). Stops early when `body` returns true; returns that.
+    @inline(__always)
+    package func anyElement(_ body: (UnsafePointer<UInt8>, Int) -> Bool) -> Bool {
+        guard let base else { return false }
+        if listSeparator == 0 { return body(base, count) }
+        if count == 0 { return false }
+        var start = 0
+        var i = 0
+        while i < count {
+            if base[i] == listSeparator {
+                if body(base + start, i - start) { return true }
+                start = i + 1
+            }
+            i += 1
+        }
+        return body(base + start, count - start)
+    }
+}
+
+/// One decoded line: the values of every schema slot plus where the line came from.
+///
+/// The decoder owns the storage and reuses it for every line; nothing here may be kept past the next line.
+package struct EventRecord {
+    package var values: UnsafeMutablePointer<FieldValue>
+    package var capacity: Int
+    /// The raw line (without its newline), for keyword matching and evidence excerpts.
+    package var line: UnsafePointer<UInt8>
+    package var lineLength: Int
+    /// Log time of the event, if the decoder found one.
+    package var timestamp: Timestamp?
+
+    /// Allocates room for `capacity` slots; free with `deallocate()`.
+    package init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        values = .allocate(capacity: self.capacity)
+        values.initialize(repeating: .absent, count: self.capacity)
+        line = UnsafePointer(values).withMemoryRebound(to: UInt8.self, capacity: 0) { $0 }
+        lineLength = 0
+        timestamp = nil
+    }
+
+    package func deallocate() { values.deallocate() }
+
+    /// Marks every slot absent (call before decoding a new line).
+    @inline(__always)
+    package mutating func reset(fieldCount: Int) {
+        for i in 0..<min(fieldCount, capacity) { values[i] = .absent }
+        timestamp = nil
+    }
+
+    /// Grows the slot storage if a new schema has more fields.
+    package mutating func ensureCapacity(_ n: Int) {
+        if n <= capacity { return }
+        values.deallocate()
+        capacity = n
+        values = .allocate(capacity: n)
+        values.initialize(repeating: .absent, count: n)
+    }
+
+    @inline(__always)
+    package subscript(slot: Int) -> FieldValue {
+        get { values[slot] }
+        nonmutating set { values[slot] = newValue }
+    }
+}
