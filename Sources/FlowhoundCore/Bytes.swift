@@ -167,7 +167,8 @@ package enum Bytes {
         if i != n {
             // scientific notation from some JSON writers (1.3004751670965E9)
             guard let d = parseDouble(p, n) else { return nil }
-            return Timestamp(nanoseconds: Int64((d * 1e9).rounded()))
+            guard abs(d) < 1e12 else { return nil }
+            return Timestamp(nanoseconds: Int64((d * 1e6).rounded()) * 1000)  // doubles carry ~microseconds here
         }
         let t = secs &* 1_000_000_000 &+ nanos
         return Timestamp(nanoseconds: neg ? -t : t)

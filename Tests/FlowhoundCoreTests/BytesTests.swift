@@ -1,0 +1,62 @@
+import FlowhoundCore
+import Testing
+
+private func with<T>(_ s: String, _ body: (UnsafePointer<UInt8>, Int) -> T) -> T {
+    let bytes = Array(s.utf8) + [0]
+    return bytes.withUnsafeBufferPointer { body($0.baseAddress!, bytes.count - 1) }
+}
+
+@Suite struct BytesTests {
+    @Test func parsesIntegers() {
+        #expect(with("445") { Bytes.parseInt($0, $1) } == 445)
+        #expect(with("-12") { Bytes.parseInt($0, $1) } == -12)
+        #expect(with("+7") { Bytes.parseInt($0, $1) } == 7)
+        #expect(with("12a") { Bytes.parseInt($0, $1) } == nil)
+        #expect(with("") { Bytes.parseInt($0, $1) } == nil)
+        #expect(with("-") { Bytes.parseInt($0, $1) } == nil)
+        #expect(with("99999999999999999999") { Bytes.parseInt($0, $1) } == nil)
+    }
+
+    @Test func parsesDoubles() {
+        #expect(with("1.5") { Bytes.parseDouble($0, $1) } == 1.5)
+        #expect(with("-0.25") { Bytes.parseDouble($0, $1) } == -0.25)
+        #expect(with("2e3") { Bytes.parseDouble($0, $1) } == 2000)
+        #expect(with("1.5E-1") { Bytes.parseDouble($0, $1) } == 0.15)
+        #expect(with("1.") { Bytes.parseDouble($0, $1) } == 1)
+        #expect(with(".") { Bytes.parseDouble($0, $1) } == nil)
+        #expect(with("1e") { Bytes.parseDouble($0, $1) } == nil)
+        #expect(with("abc") { Bytes.parseDouble($0, $1) } == nil)
+    }
+
+    @Test func parsesEpochWithFraction() {
+        #expect(with("1300475167.096535") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 1_300_475_167_096_535_000)
+        #expect(with("1300475167") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 1_300_475_167_000_000_000)
+        #expect(with("1.3004751670965E9") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 1_300_475_167_096_500_000)
+        #expect(with("12:00") { Bytes.parseEpoch($0, $1) } == nil)
+        #expect(with("") { Bytes.parseEpoch($0, $1) } == nil)
+    }
+
+    @Test func foldedSearchIgnoresASCIICase() {
+        let needle = Array("smb".utf8)
+        #expect(with("xxSMBx") { p, n in needle.withUnsafeBufferPointer { Bytes.findFolded(p, n, $0.baseAddress!, 3) } } == 2)
+        #expect(with("xxSMx") { p, n in needle.withUnsafeBufferPointer { Bytes.findFolded(p, n, $0.baseAddress!, 3) } } == nil)
+        let exact = Array("SMB".utf8)
+        #expect(with("smb SMB") { p, n in exact.withUnsafeBufferPointer { Bytes.find(p, n, $0.baseAddress!, 3) } } == 4)
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func rendersRFC3339() {
+        #expect(Timestamp(nanoseconds: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp(nanoseconds: 1_300_475_167_096_535_000).iso8601 == "2011-03-18T19:06:07.096535Z")
+        #expect(Timestamp(seconds: 951_782_400).iso8601 == "2000-02-29T00:00:00.000000Z")
+        #expect(Timestamp(nanoseconds: -1_000).iso8601 == "1969-12-31T23:59:59.999999Z")
+    }
+
+    @Test func civilDateRoundTrips() {
+        for days in stride(from: Int64(-800_000), through: 800_000, by: 997) {
+            let (y, m, d) = CivilDate.fromDays(days)
+            #expect(CivilDate.days(year: y, month: m, day: d) == days)
+        }
+    }
+}
