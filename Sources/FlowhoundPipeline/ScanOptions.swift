@@ -1,0 +1,61 @@
+import FlowhoundCore
+import FlowhoundSinks
+
+/// Everything `flowhound scan` was asked to do.
+package struct ScanOptions: Sendable {
+    package var paths: [String]
+    /// Rule directories or files; empty means the default rules directory (`RulesLocator`).
+    package var rulePaths: [String] = []
+    package var alertFormat: AlertFormat = .json
+    /// Append alerts here instead of standard output.
+    package var outputPath: String?
+    /// Colour text alerts (only sensible on a terminal).
+    package var colour = false
+    /// Findings below this level are not written.
+    package var minimumLevel: Severity = .informational
+    /// Findings at or above this level make the exit status 1.
+    package var failLevel: Severity = .informational
+    /// Suppress the summary on standard error (errors are still printed).
+    package var quiet = false
+    /// Force one input format instead of sniffing each input.
+    package var forcedFormat: LogFormat?
+    package var maxLineLength = 1 << 20
+    /// Malformed-line samples printed per input, at most.
+    package var malformedSamples = 3
+
+    package init(paths: [String]) { self.paths = paths }
+}
+
+/// What a scan produced, for the exit status and for tests.
+package struct ScanReport: Sendable {
+    package var findingsWritten = 0
+    package var findingsAtFailLevel = 0
+    package var errors: [Diagnostic] = []
+    package var warnings: [Diagnostic] = []
+    package var inputs: [InputStats] = []
+    package var rulesLoaded = 0
+
+    /// 0 nothing found at or above the fail level, 1 findings, 2 errors (2 wins).
+    package var exitStatus: Int32 { !errors.isEmpty ? 2 : (findingsAtFailLevel > 0 ? 1 : 0) }
+
+    package var totalLines: Int64 { inputs.reduce(0) { $0 + $1.lines } }
+    package var totalMalformed: Int64 { inputs.reduce(0) { $0 + $1.malformed } }
+}
+
+/// Counters for one input.
+package struct InputStats: Sendable {
+    package var path: String
+    package var format: String?
+    package var lines: Int64 = 0
+    package var events: Int64 = 0
+    package var malformed: Int64 = 0
+    package var malformedByReason: [String: Int64] = [:]
+    /// The first few malformed lines: (line number, reason).
+    package var malformedSamples: [(Int64, String)] = []
+    package var overlongLines: Int64 = 0
+    package var bytesDecoded: Int64 = 0
+    package var compressed = false
+    package var skipped: String?
+
+    package init(path: String) { self.path = path }
+}

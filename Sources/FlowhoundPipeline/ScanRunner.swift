@@ -1,0 +1,270 @@
+import FlowhoundCore
+import FlowhoundDetect
+import FlowhoundIngest
+import FlowhoundParse
+import FlowhoundRules
+import FlowhoundSinks
+
+/// `flowhound scan`: load rules, read every input once, match, write findings, report.
+///
+/// Run order: load rules → open the alert output → for each input (in the order `InputExpander` gives):
+/// frame lines → sniff the format on the first non-blank line → decode → match the rules compiled for the
+/// current schema → findings → writer. Inputs are read one after another on this thread; findings appear in
+/// input order. Rule and input problems are collected as diagnostics and decide the exit status.
+package enum ScanRunner {
+    package static func run(_ options: ScanOptions, diagnostics: (String) -> Void) -> ScanReport {
+        var report = ScanReport()
+
+        // 1. rules
+        let rulePaths: [String]
+        if options.rulePaths.isEmpty {
+            guard
+                let dir = RulesLocator.defaultRulesDirectory(
+                    environment: ProcessEnvironment.current, executablePath: RulesLocator.currentExecutable())
+            else {
+                report.errors.append(
+                    Diagnostic(
+                        code: "no_rules",
+                        "no default rules directory found; pass --rules DIR, set FLOWHOUND_RULES, or install with Scripts/install.sh"
+                    ))
+                emit(report.errors, to: diagnostics)
+                return report
+            }
+            rulePaths = [dir]
+        } else {
+            rulePaths = options.rulePaths
+        }
+        let loaded = SigmaLoader.load(paths: rulePaths)
+        for d in loaded.diagnostics {
+            if d.kind == .error { report.errors.append(d) } else { report.warnings.append(d) }
+        }
+        emit(loaded.diagnostics, to: diagnostics)
+        let rules = loaded.rules
+        report.rulesLoaded = rules.count
+        if rules.isEmpty {
+            let d = Diagnostic(
+                code: "no_rules", "no usable detection rules in \(rulePaths.joined(separator: ", ")); nothing can be found")
+            report.errors.append(d)
+            emit([d], to: diagnostics)
+        }
+
+        // 2. output
+        let writer: AlertWriter
+        if let path = options.outputPath {
+            do {
+                writer = try AlertWriter(path: path, format: options.alertFormat)
+            } catch {
+                report.errors.append(error)
+                emit([error], to: diagnostics)
+                return report
+            }
+        } else {
+            writer = AlertWriter(stdoutFormat: options.alertFormat, colour: options.colour)
+        }
+
+        // 3. inputs
+        let (inputs, inputErrors) = InputExpander.expand(options.paths)
+        report.errors += inputErrors
+        emit(inputErrors, to: diagnostics)
+
+        let identities = rules.map {
+            RuleIdentity(id: $0.displayID, title: $0.title, level: $0.level, tags: $0.tags)
+        }
+        var atFailLevel = 0
+        let failLevel = options.failLevel
+        let engine = DetectionEngine(rules: identities, minimumLevel: options.minimumLevel) { finding in
+            writer.write(finding)
+            if finding.level >= failLevel { atFailLevel += 1 }
+        }
+        let compiler = RuleCache(rules: rules)
+        let requested = referencedFields(rules)
+
+        for input in inputs {
+            var stats = InputStats(path: input.path)
+            var sink = ScanSink(
+                input: input, options: options, compiler: compiler, engine: engine, requestedFields: requested)
+            var ingest = IngestOptions()
+            ingest.maxLineLength = options.maxLineLength
+            let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
+            sink.finish()
+            stats.lines = summary.lines
+            stats.bytesDecoded = summary.bytesDecoded
+            stats.compressed = summary.compressed
+            stats.overlongLines = summary.overlongLines
+            stats.events = sink.events
+            stats.malformed = sink.malformed
+            stats.malformedByReason = sink.malformedByReason
+            stats.malformedSamples = sink.samples
+            stats.format = sink.formatName
+            if let error {
+                report.errors.append(error.diagnostic)
+                emit([error.diagnostic], to: diagnostics)
+            }
+            if sink.formatName == nil && summary.lines > 0 && error == nil {
+                if input.explicit {
+                    let d = Diagnostic(
+                        code: "unknown_format",
+                        "cannot tell the log format from the first line; pass --format (\(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")))",
+                        at: FileLocation(path: displayPath(input.path), line: Int(sink.firstLineNumber)))
+                    report.errors.append(d)
+                    emit([d], to: diagnostics)
+                } else {
+                    stats.skipped = "format not recognised"
+                }
+            }
+            if let unsupported = sink.unsupportedFormat {
+                let d = Diagnostic(
+                    code: "unsupported_format", "format \(unsupported.rawValue) is not decoded by this version",
+                    at: FileLocation(path: displayPath(input.path)))
+                report.errors.append(d)
+                emit([d], to: diagnostics)
+            }
+            report.inputs.append(stats)
+        }
+        writer.flush()
+        if let e = writer.error {
+            report.errors.append(e)
+            emit([e], to: diagnostics)
+        }
+        report.findingsWritten = engine.emitted
+        report.findingsAtFailLevel = atFailLevel
+        if !options.quiet { diagnostics(summaryText(report, samples: options.malformedSamples)) }
+        return report
+    }
+
+    static func emit(_ ds: [Diagnostic], to out: (String) -> Void) {
+        for d in ds { out(d.description + "\n") }
+    }
+
+    static func displayPath(_ p: String) -> String { p == "-" ? "<stdin>" : p }
+
+    /// The stderr summary: totals, malformed lines by reason with the first samples, skipped inputs.
+    static func summaryText(_ r: ScanReport, samples: Int) -> String {
+        var s =
+            "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
+            + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
+            + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules)\n"
+        for i in r.inputs {
+            if i.malformed > 0 {
+                let reasons = i.malformedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    .joined(separator: ", ")
+                s += "flowhound: \(displayPath(i.path)): \(i.malformed) malformed line\(i.malformed == 1 ? "" : "s") (\(reasons))"
+                let shown = i.malformedSamples.prefix(samples).map { "\($0.0) (\($0.1))" }.joined(separator: ", ")
+                s += shown.isEmpty ? "\n" : "; first at line \(shown)\n"
+            }
+            if i.overlongLines > 0 {
+                s += "flowhound: \(displayPath(i.path)): \(i.overlongLines) line\(i.overlongLines == 1 ? "" : "s") longer than the line limit, cut\n"
+            }
+            if let why = i.skipped { s += "flowhound: \(displayPath(i.path)): skipped (\(why))\n" }
+        }
+        return s
+    }
+}
+
+/// Compiled rule sets, one per schema seen (keyed by `Schema.key`), so each rule is compiled once per schema.
+final class RuleCache {
+    let rules: [SigmaRule]
+    private var cache: [String: CompiledRuleSet] = [:]
+
+    init(rules: [SigmaRule]) { self.rules = rules }
+
+    func compiled(for schema: Schema) -> CompiledRuleSet {
+        if let c = cache[schema.key] { return c }
+        let c = CompiledRuleSet(rules: rules, schema: schema)
+        cache[schema.key] = c
+        return c
+    }
+}
+
+/// Per-input line consumer: sniff, decode, match.
+struct ScanSink: LineSink {
+    let input: InputSpec
+    let options: ScanOptions
+    let compiler: RuleCache
+    let engine: DetectionEngine
+    let requestedFields: Set<String>
+    var decoder: (any LineDecoder)?
+    var compiled: CompiledRuleSet?
+    var record = EventRecord(capacity: 64)
+    var matches: [Int] = []
+    var events: Int64 = 0
+    var malformed: Int64 = 0
+    var malformedByReason: [String: Int64] = [:]
+    var samples: [(Int64, String)] = []
+    var formatName: String?
+    var unsupportedFormat: LogFormat?
+    var gaveUp = false
+    var firstLineNumber: Int64 = 0
+
+    init(input: InputSpec, options: ScanOptions, compiler: RuleCache, engine: DetectionEngine, requestedFields: Set<String>) {
+        self.input = input
+        self.options = options
+        self.compiler = compiler
+        self.engine = engine
+        self.requestedFields = requestedFields
+        matches.reserveCapacity(16)
+    }
+
+    mutating func line(_ bytes: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64) {
+        if decoder == nil {
+            if gaveUp { return }
+            if isBlank(bytes, count) { return }
+            firstLineNumber = number
+            let name = input.isStandardInput ? "" : input.path
+            guard let format = options.forcedFormat ?? FormatSniffer.sniff(bytes, count, fileName: name) else {
+                gaveUp = true
+                return
+            }
+            guard
+                let d = makeDecoder(
+                    format: format, fileName: name, requestedFields: requestedFields, maxLineLength: options.maxLineLength)
+            else {
+                unsupportedFormat = format
+                gaveUp = true
+                return
+            }
+            decoder = d
+            formatName = format.rawValue
+            adopt(d.schema)
+        }
+        guard let decoder else { return }
+        record.reset(fieldCount: decoder.schema.fieldCount)
+        var outcome = decoder.decode(bytes, count, into: &record)
+        if outcome == .schemaChanged {
+            adopt(decoder.schema)
+            record.reset(fieldCount: decoder.schema.fieldCount)
+            outcome = decoder.decode(bytes, count, into: &record)
+        }
+        switch outcome {
+        case .event:
+            events += 1
+            guard let compiled else { return }
+            matches.removeAll(keepingCapacity: true)
+            compiled.matches(record, into: &matches)
+            if !matches.isEmpty {
+                let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
+                for m in matches {
+                    engine.matched(ruleIndex: m, record: record, schema: decoder.schema, origin: origin)
+                }
+            }
+        case .malformed(let reason):
+            malformed += 1
+            malformedByReason[reason.rawValue, default: 0] += 1
+            if samples.count < 16 { samples.append((number, reason.rawValue)) }
+        case .skipped, .schemaChanged:
+            break
+        }
+    }
+
+    mutating func adopt(_ schema: Schema) {
+        record.ensureCapacity(schema.fieldCount)
+        compiled = compiler.compiled(for: schema)
+    }
+
+    func finish() { record.deallocate() }
+
+    @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        for i in 0..<n where p[i] != 32 && p[i] != 9 { return false }
+        return true
+    }
+}

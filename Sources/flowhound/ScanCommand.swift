@@ -1,0 +1,80 @@
+import ArgumentParser
+import FlowhoundCore
+import FlowhoundPipeline
+import FlowhoundSinks
+
+extension Severity: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { Severity.allCases.map(\.description) }
+}
+
+extension LogFormat: ExpressibleByArgument {}
+
+enum AlertFormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, json, text
+}
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Scan log files, directories (recursively) or standard input (-) once.",
+        discussion: """
+            gzip input is recognised by its magic bytes, whatever the file is called. Each input's format is \
+            detected from its first line unless --format is given. Findings go to standard output (or --output); \
+            the summary and every problem go to standard error as path:line: error[code]: message.
+            """)
+
+    @Argument(help: "Files, directories or - for standard input.")
+    var paths: [String]
+
+    @Option(name: .customLong("rules"), help: "A rules directory or file (repeatable). Default: the bundled Rules/.")
+    var rules: [String] = []
+
+    @Option(name: .customLong("format"), help: "Input format, instead of detecting it per input.")
+    var format: LogFormat?
+
+    @Option(name: .customLong("alert-format"), help: "json, text, or auto (text on a terminal, else json).")
+    var alertFormat: AlertFormatChoice = .auto
+
+    @Option(name: .customLong("output"), help: "Append alerts to this file instead of standard output.")
+    var output: String?
+
+    @Option(name: .customLong("min-level"), help: "Write only findings at or above this level.")
+    var minLevel: Severity = .informational
+
+    @Option(name: .customLong("fail-level"), help: "Exit 1 only for findings at or above this level.")
+    var failLevel: Severity = .informational
+
+    @Option(name: .customLong("max-line-length"), help: "Longest line read, in bytes; longer lines are cut and counted.")
+    var maxLineLength: Int = 1 << 20
+
+    @Flag(name: .customLong("quiet"), help: "No summary on standard error (problems are still reported).")
+    var quiet = false
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("name at least one file, directory or -") }
+        if maxLineLength < 64 || maxLineLength > 64 << 20 {
+            throw ValidationError("--max-line-length must be between 64 and 67108864")
+        }
+    }
+
+    func run() throws {
+        var o = ScanOptions(paths: paths)
+        o.rulePaths = rules
+        o.forcedFormat = format
+        o.outputPath = output
+        let toTerminal = output == nil && isatty(1) == 1
+        switch alertFormat {
+        case .auto: o.alertFormat = toTerminal ? .text : .json
+        case .json: o.alertFormat = .json
+        case .text: o.alertFormat = .text
+        }
+        o.colour = toTerminal && o.alertFormat == .text && ProcessEnvironment.current["NO_COLOR"] == nil
+        o.minimumLevel = minLevel
+        o.failLevel = failLevel
+        o.quiet = quiet
+        o.maxLineLength = maxLineLength
+        let report = ScanRunner.run(o) { FileOutput.stderr($0) }
+        throw ExitCode(report.exitStatus)
+    }
+}
