@@ -1,0 +1,383 @@
+import FlowhoundCore
+
+/// Decodes Zeek's ASCII (TSV) logs, header blocks included.
+///
+/// Decisions:
+/// - Header lines follow the declared `#separator` (`\xNN` escapes allowed, multi-byte separators such as `||`
+///   work). A repeated header block that yields the same layout does not change the schema (`.skipped`).
+/// - The schema is built at `#types` (or at the first data line after `#fields` when `#types` is missing).
+/// - `-` (the declared unset marker) → absent; `(empty)` → present with count 0 (for lists: an empty list).
+/// - `bool` columns: `T`/`F` are normalised to `true`/`false` (as Zeek JSON writes them).
+/// - Lists keep the set separator as `listSeparator` when no element needed unescaping; otherwise (or when the
+///   set separator is more than one byte) elements are rebuilt into scratch separated by 0x1F.
+/// - `\xNN` is decoded in every value; any other backslash is kept literally.
+/// - Time: the `ts` column (or the first `time` column); `-` gives no timestamp; unparsable → `bad_timestamp`.
+/// - Data before any `#fields`: if the line has the shape of a default Zeek conn line (21 or 22 columns, IP
+///   addresses in columns 3 and 5, ports in 4 and 6, a transport in 7) the default conn layout is assumed
+///   (`inferredHeader` becomes true: report it); otherwise `no_header`.
+/// - RITA's `_node_name` is an ordinary declared column (first in `#fields`); it gets the alias `observer.name`.
+///   Undeclared extra columns are `field_count`.
+package final class ZeekTSVDecoder: LineDecoder {
+    package private(set) var schema: Schema
+    /// True once the decoder assumed the default conn layout for a headerless file.
+    package private(set) var inferredHeader = false
+
+    private let fileName: String
+    private let maxLineLength: Int
+    private var separator: [UInt8] = [9]
+    private var setSeparator: [UInt8] = [44]
+    private var emptyField: [UInt8] = Array("(empty)".utf8)
+    private var unsetField: [UInt8] = [45]
+    private var path = ""
+    private var pendingFields: [String]?
+    private var pendingTypes: [String]?
+    private var haveSchema = false
+    /// A field-name line (`LogAscii::tsv` style) that installed the schema; its re-decode is `.skipped`.
+    private var namesLine: UnsafePointer<UInt8>?
+
+    // Per-slot data for the hot path.
+    private var kinds: UnsafeMutablePointer<UInt8>
+    private var kindsCapacity: Int
+    private var fieldCount = 0
+    private var tsSlot = -1
+    private let ends: UnsafeMutablePointer<Int32>
+    private let scratch: UnsafeMutablePointer<UInt8>
+    // Copies of the markers as raw bytes.
+    private let markers: UnsafeMutablePointer<UInt8>  // [sep(≤15) | set(≤15) | empty(≤31) | unset(≤31)]
+    private var sepLen = 1, setLen = 1, emptyLen = 7, unsetLen = 1
+
+    private static let kindOther: UInt8 = 0, kindList: UInt8 = 1, kindBool: UInt8 = 2
+
+    package init(fileName: String, maxLineLength: Int) {
+        self.fileName = fileName
+        self.maxLineLength = max(maxLineLength, 16)
+        ends = .allocate(capacity: self.maxLineLength + 2)
+        scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
+        markers = .allocate(capacity: 96)
+        kindsCapacity = 64
+        kinds = .allocate(capacity: kindsCapacity)
+        let lt = zeekLogType(fileName: fileName)
+        schema = ZeekCatalog.schema(format: .zeekTSV, logType: lt, fields: [])
+        storeMarkers()
+    }
+
+    deinit {
+        ends.deallocate()
+        scratch.deallocate()
+        markers.deallocate()
+        kinds.deallocate()
+    }
+
+    private func storeMarkers() {
+        func put(_ bytes: [UInt8], _ at: Int, _ cap: Int) -> Int {
+            let n = min(bytes.count, cap)
+            for i in 0..<n { markers[at + i] = bytes[i] }
+            return n
+        }
+        sepLen = put(separator, 0, 15)
+        setLen = put(setSeparator, 16, 15)
+        emptyLen = put(emptyField, 32, 31)
+        unsetLen = put(unsetField, 64, 31)
+    }
+
+    // MARK: decoding
+
+    package func decode(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome {
+        var n = count
+        if n > 0 && line[n - 1] == 13 { n -= 1 }
+        if n == 0 { return .skipped }
+        if line[0] == 35 { return header(line, n) }  // header lines do not use the line-sized buffers
+        if let nl = namesLine {
+            namesLine = nil
+            if nl == line { return .skipped }
+        }
+        if n > maxLineLength { return .malformed(.lineTooLong) }
+        if !haveSchema {
+            if let fields = pendingFields {
+                install(names: fields, types: pendingTypes)
+                return .schemaChanged
+            }
+            if n > 3 && line[0] == 116 && line[1] == 115 && line[2] == 9 {
+                // `ts<TAB>uid<TAB>…`: Zeek's header-less "tsv" mode writes one line of field names
+                let names = split(Array(UnsafeBufferPointer(start: line, count: n))).map {
+                    String(decoding: $0, as: UTF8.self)
+                }
+                separator = [9]
+                storeMarkers()
+                install(names: names, types: nil)
+                namesLine = line
+                return .schemaChanged
+            }
+            if let cols = Self.looksLikeConnLine(line, n) {
+                let conn = ZeekCatalog.entry("conn")!.fields
+                let names = conn.prefix(cols).map(\.name)
+                separator = [9]
+                storeMarkers()
+                inferredHeader = true
+                let lt = zeekLogType(fileName: fileName)
+                path = lt.isEmpty || ZeekCatalog.entry(lt)?.name != "conn" ? "conn" : lt
+                install(names: Array(names), types: conn.prefix(cols).map(\.type))
+                return .schemaChanged
+            }
+            return .malformed(.noHeader)
+        }
+        return data(line, n, &record)
+    }
+
+    @inline(__always)
+    private func data(_ line: UnsafePointer<UInt8>, _ n: Int, _ record: inout EventRecord) -> DecodeOutcome {
+        record.ensureCapacity(fieldCount)
+        record.line = line
+        record.lineLength = n
+        record.reset(fieldCount: fieldCount)
+        // Split: ends[k] = index just past field k.
+        var nt = 0
+        if sepLen == 1 {
+            let sep = markers[0]
+            var i = 0
+            while i < n {
+                ends[nt] = Int32(truncatingIfNeeded: i)
+                nt &+= line[i] == sep ? 1 : 0
+                i &+= 1
+            }
+            ends[nt] = Int32(truncatingIfNeeded: n)
+        } else {
+            var pos = 0
+            while pos <= n - sepLen, let f = Bytes.find(line + pos, n - pos, markers, sepLen) {
+                ends[nt] = Int32(truncatingIfNeeded: pos + f)
+                nt += 1
+                pos = pos + f + sepLen
+            }
+            ends[nt] = Int32(truncatingIfNeeded: n)
+        }
+        if nt + 1 != fieldCount { return .malformed(.fieldCount) }
+
+        let backslash: Int
+        if let b = memchr(line, 92, n) {
+            backslash = UnsafePointer<UInt8>(b.assumingMemoryBound(to: UInt8.self)) - line
+        } else {
+            backslash = n
+        }
+        var scratchPos = 0
+        let values = record.values
+        let u0 = markers[64], uLen = unsetLen, eLen = emptyLen
+        let setByte: UInt8 = setLen == 1 ? markers[16] : rebuiltListSeparator
+        var start = 0
+        for k in 0..<fieldCount {
+            let end = Int(ends[k])
+            let len = end - start
+            let b = line + start
+            let kind = kinds[k]
+            defer { start = end + sepLen }
+            if len == uLen && b[0] == u0 && (uLen == 1 || memcmp(b, markers + 64, uLen) == 0) { continue }
+            if len == eLen && b[0] == markers[32] && memcmp(b, markers + 32, eLen) == 0 {
+                values[k] = FieldValue(base: b, count: 0, listSeparator: kind == Self.kindList ? setByte : 0)
+                continue
+            }
+            let escaped = end > backslash && memchr(b, 92, len) != nil
+            if kind == Self.kindBool && len == 1 {
+                if b[0] == 84 { values[k] = StaticBytes.trueValue; continue }
+                if b[0] == 70 { values[k] = StaticBytes.falseValue; continue }
+            }
+            if kind == Self.kindList {
+                if escaped || setLen != 1 {
+                    values[k] = rebuildList(b, len, &scratchPos)
+                } else {
+                    values[k] = FieldValue(base: b, count: len, listSeparator: setByte)
+                }
+            } else if escaped {
+                let out = scratch + scratchPos
+                let m = Self.unescape(b, len, into: out)
+                scratchPos += m
+                values[k] = FieldValue(base: UnsafePointer(out), count: m)
+            } else {
+                values[k] = FieldValue(base: b, count: len)
+            }
+        }
+        if tsSlot >= 0 {
+            let v = values[tsSlot]
+            if let base = v.base, v.count > 0 {
+                guard let t = Bytes.parseEpoch(base, v.count) ?? parseISO8601(base, v.count) else {
+                    return .malformed(.badTimestamp)
+                }
+                record.timestamp = t
+            }
+        }
+        return .event
+    }
+
+    /// Splits a list on the raw set separator, unescapes each element, joins them with 0x1F in scratch.
+    private func rebuildList(_ b: UnsafePointer<UInt8>, _ len: Int, _ scratchPos: inout Int) -> FieldValue {
+        let out = scratch + scratchPos
+        var w = 0
+        var s = 0
+        var first = true
+        while true {
+            var e = len
+            if s <= len - setLen, let f = Bytes.find(b + s, len - s, markers + 16, setLen) { e = s + f }
+            if !first { out[w] = rebuiltListSeparator; w += 1 }
+            first = false
+            w += Self.unescape(b + s, e - s, into: out + w)
+            if e >= len { break }
+            s = e + setLen
+        }
+        scratchPos += w
+        return FieldValue(base: UnsafePointer(out), count: w, listSeparator: rebuiltListSeparator)
+    }
+
+    /// Decodes `\xNN`; other bytes (and a backslash not starting a valid `\xNN`) are copied. Returns bytes written.
+    @inline(__always)
+    static func unescape(_ p: UnsafePointer<UInt8>, _ n: Int, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var i = 0, w = 0
+        while i < n {
+            let c = p[i]
+            if c == 92 && i + 3 < n && p[i + 1] == 120, let h = hexValue(p[i + 2]), let l = hexValue(p[i + 3]) {
+                out[w] = h << 4 | l
+                i += 4
+            } else {
+                out[w] = c
+                i += 1
+            }
+            w += 1
+        }
+        return w
+    }
+
+    // MARK: headers
+
+    private func header(_ line: UnsafePointer<UInt8>, _ n: Int) -> DecodeOutcome {
+        let bytes = Array(UnsafeBufferPointer(start: line, count: n))
+        let sepKey = Array("#separator".utf8)
+        if bytes.starts(with: sepKey) && (n == sepKey.count || bytes[sepKey.count] == 32 || bytes[sepKey.count] == 9) {
+            let raw = Array(bytes[min(n, sepKey.count + 1)...])
+            let v = Self.unescapeBytes(raw)
+            separator = v.isEmpty ? [9] : v
+            storeMarkers()
+            pendingFields = nil
+            pendingTypes = nil
+            return .skipped
+        }
+        // keyword ends at the separator or a space (btest writes `#open XXXX`)
+        var kwEnd = 1
+        while kwEnd < n && bytes[kwEnd] != 32 && !matchesSeparator(bytes, kwEnd) { kwEnd += 1 }
+        let keyword = String(decoding: bytes[1..<kwEnd], as: UTF8.self)
+        var values: [[UInt8]] = []
+        if kwEnd < n {
+            let restStart = bytes[kwEnd] == 32 && !matchesSeparator(bytes, kwEnd) ? kwEnd + 1 : kwEnd + separator.count
+            values = split(Array(bytes[min(restStart, n)...]))
+        }
+        let first = values.first.map(Self.unescapeBytes) ?? []
+        switch keyword {
+        case "set_separator":
+            setSeparator = first.isEmpty ? [44] : first
+            storeMarkers()
+        case "empty_field":
+            emptyField = first.isEmpty ? Array("(empty)".utf8) : first
+            storeMarkers()
+        case "unset_field":
+            unsetField = first.isEmpty ? [45] : first
+            storeMarkers()
+        case "path":
+            path = String(decoding: first, as: UTF8.self)
+        case "fields":
+            pendingFields = values.map { String(decoding: $0, as: UTF8.self) }
+            pendingTypes = nil
+        case "types":
+            guard let fields = pendingFields else { return .skipped }
+            let types = values.map { String(decoding: $0, as: UTF8.self) }
+            let before = haveSchema ? schema.key : ""
+            install(names: fields, types: types.count == fields.count ? types : nil)
+            return schema.key == before ? .skipped : .schemaChanged
+        default:
+            break  // #open, #close and unknown comments
+        }
+        return .skipped
+    }
+
+    private func matchesSeparator(_ b: [UInt8], _ at: Int) -> Bool {
+        guard at + separator.count <= b.count else { return false }
+        for k in 0..<separator.count where b[at + k] != separator[k] { return false }
+        return true
+    }
+
+    private func split(_ b: [UInt8]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var cur: [UInt8] = []
+        var i = 0
+        while i < b.count {
+            if matchesSeparator(b, i) {
+                out.append(cur)
+                cur = []
+                i += separator.count
+            } else {
+                cur.append(b[i])
+                i += 1
+            }
+        }
+        out.append(cur)
+        return out
+    }
+
+    static func unescapeBytes(_ b: [UInt8]) -> [UInt8] {
+        if b.isEmpty { return [] }
+        return [UInt8](unsafeUninitializedCapacity: b.count) { buf, written in
+            written = b.withUnsafeBufferPointer { unescape($0.baseAddress!, b.count, into: buf.baseAddress!) }
+        }
+    }
+
+    private func install(names: [String], types: [String]?) {
+        let catalog = ZeekCatalog.entry(path.isEmpty ? zeekLogType(fileName: fileName) : path)
+        var specs: [FieldSpec] = []
+        let listSep: UInt8 = setSeparator.count == 1 ? setSeparator[0] : rebuiltListSeparator
+        for (i, name) in names.enumerated() {
+            let zt = types?[i] ?? catalog?.fields.first(where: { $0.name == name })?.type ?? "string"
+            let ft = ZeekCatalog.fieldType(zt)
+            specs.append(FieldSpec(name: name, type: ft, listSeparator: ft == .list ? listSep : 0))
+        }
+        let lt = path.isEmpty ? zeekLogType(fileName: fileName) : path
+        schema = ZeekCatalog.schema(format: .zeekTSV, logType: lt, fields: specs)
+        fieldCount = specs.count
+        if fieldCount > kindsCapacity {
+            kinds.deallocate()
+            kindsCapacity = fieldCount
+            kinds = .allocate(capacity: kindsCapacity)
+        }
+        for (i, f) in specs.enumerated() {
+            kinds[i] = f.type == .list ? Self.kindList : f.type == .bool ? Self.kindBool : Self.kindOther
+        }
+        tsSlot = -1
+        if let t = schema.slot(.timestamp), specs[t].type == .time { tsSlot = t }
+        haveSchema = true
+        pendingFields = nil
+        pendingTypes = nil
+    }
+
+    /// Number of columns (21 or 22) if the line has the shape of a default Zeek conn line, else nil.
+    static func looksLikeConnLine(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        var starts: [Int] = [0]
+        var ends: [Int] = []
+        for i in 0..<n where p[i] == 9 {
+            ends.append(i)
+            starts.append(i + 1)
+            if starts.count > 23 { return nil }
+        }
+        ends.append(n)
+        let cols = starts.count
+        guard cols == 21 || cols == 22 else { return nil }
+        func f(_ k: Int) -> (UnsafePointer<UInt8>, Int) { (p + starts[k], ends[k] - starts[k]) }
+        let (t, tn) = f(0)
+        guard Bytes.parseEpoch(t, tn) != nil else { return nil }
+        for k in [2, 4] {
+            let (a, an) = f(k)
+            guard IPAddress.parse(a, an) != nil else { return nil }
+        }
+        for k in [3, 5] {
+            let (a, an) = f(k)
+            guard let v = Bytes.parseInt(a, an), v >= 0, v <= 65535 else { return nil }
+        }
+        let (pr, pn) = f(6)
+        let proto = String(decoding: UnsafeBufferPointer(start: pr, count: pn), as: UTF8.self)
+        guard ["tcp", "udp", "icmp", "unknown_transport"].contains(proto) else { return nil }
+        return cols
+    }
+}
