@@ -20,6 +20,13 @@ package struct ScanOptions: Sendable {
     /// Force one input format instead of sniffing each input.
     package var forcedFormat: LogFormat?
     package var maxLineLength = 1 << 20
+    /// How repeated matches are merged into one finding.
+    /// Matches of one rule from one source within this many seconds (log time) become one finding; 0 = every match.
+    package var mergeWindowSeconds: Int64 = 300
+    /// Most merged findings held open at once.
+    package var maxOpenFindings = 10_000
+    /// Keep merge windows open from one input to the next (inputs are parts of one stream, e.g. rotations).
+    package var mergeAcrossInputs = true
     /// Malformed-line samples printed per input, at most.
     package var malformedSamples = 3
 

@@ -72,7 +72,9 @@ package enum ScanRunner {
         }
         var atFailLevel = 0
         let failLevel = options.failLevel
-        let engine = DetectionEngine(rules: identities, minimumLevel: options.minimumLevel) { finding in
+        let engine = DetectionEngine(
+            rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings)
+        ) { finding in
             writer.write(finding)
             if finding.level >= failLevel { atFailLevel += 1 }
         }
@@ -87,6 +89,7 @@ package enum ScanRunner {
             ingest.maxLineLength = options.maxLineLength
             let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
             sink.finish()
+            if options.mergeAcrossInputs == false { engine.finish() }
             stats.lines = summary.lines
             stats.bytesDecoded = summary.bytesDecoded
             stats.compressed = summary.compressed
@@ -121,6 +124,7 @@ package enum ScanRunner {
             }
             report.inputs.append(stats)
         }
+        engine.finish()
         writer.flush()
         if let e = writer.error {
             report.errors.append(e)
@@ -238,6 +242,7 @@ struct ScanSink: LineSink {
         switch outcome {
         case .event:
             events += 1
+            if let t = record.timestamp { engine.advance(to: t) }
             guard let compiled else { return }
             matches.removeAll(keepingCapacity: true)
             compiled.matches(record, into: &matches)

@@ -117,7 +117,12 @@ package enum AlertFormatter {
             case (true, .medium): ("\u{1B}[33m", "\u{1B}[0m")
             default: ("\u{1B}[36m", "\u{1B}[0m")
             }
-        var line = "\(f.lastSeen.iso8601) \(on)\(f.level.description.uppercased())\(off) "
+        var line = f.firstSeen.iso8601
+        if f.lastSeen != f.firstSeen {
+            let span = Double(f.lastSeen.nanoseconds - f.firstSeen.nanoseconds) / 1e9
+            line += " (+\(span < 10 ? String(Double(Int(span * 10)) / 10) : String(Int(span)))s)"
+        }
+        line += " \(on)\(f.level.description.uppercased())\(off) "
         line += Escaping.terminalSafe(f.title)
         var flow = ""
         if let s = f.sourceIP { flow += Escaping.terminalSafe(s) }
@@ -129,13 +134,14 @@ package enum AlertFormatter {
         if !flow.isEmpty { line += "  " + flow }
         if let u = f.userName { line += "  user=" + Escaping.terminalSafe(u) }
         line += "  count=\(f.count)"
-        if !f.group.isEmpty {
+        if !f.group.isEmpty && !(f.group.count == 1 && f.group["source.ip"] == f.sourceIP) {
             line += "  group=" + f.group.keys.sorted().map { "\(Escaping.terminalSafe($0))=\(Escaping.terminalSafe(f.group[$0] ?? ""))" }
                 .joined(separator: ",")
         }
         line += "  [\(Escaping.terminalSafe(f.ruleID))]\n"
         for e in f.evidence.prefix(maxEvidenceLines) {
-            line += "    \(Escaping.terminalSafe(e.path)):\(e.line): \(Escaping.terminalSafe(String(e.excerpt.prefix(200))))\n"
+            let excerpt = Escaping.terminalSafe(String(e.excerpt.prefix(200)), tabsAsSpaces: true)
+            line += "    \(Escaping.terminalSafe(e.path)):\(e.line): \(excerpt)\n"
         }
         if f.evidence.count > maxEvidenceLines {
             line += "    … \(f.evidence.count - maxEvidenceLines) more evidence lines\n"

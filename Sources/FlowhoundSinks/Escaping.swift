@@ -33,13 +33,16 @@ package enum Escaping {
 
     /// Makes untrusted text safe for a terminal or a plain-text line: control characters, escape sequences and
     /// line breaks become visible `\xNN` / `\u{NNNN}` spellings; backslashes are doubled so the result is unambiguous.
-    package static func terminalSafe(_ s: String) -> String {
+    /// With `tabsAsSpaces`, a tab becomes two spaces (readable Zeek TSV excerpts); it cannot move the cursor
+    /// anywhere a space cannot.
+    package static func terminalSafe(_ s: String, tabsAsSpaces: Bool = false) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {
             let v = scalar.value
             switch v {
             case 0x5C: out += "\\\\"
+            case 0x09 where tabsAsSpaces: out += "  "
             case 0..<0x20, 0x7F:
                 out += "\\x" + hex2(v)
             case 0x80..<0xA0, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:

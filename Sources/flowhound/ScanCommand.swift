@@ -48,11 +48,17 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .customLong("max-line-length"), help: "Longest line read, in bytes; longer lines are cut and counted.")
     var maxLineLength: Int = 1 << 20
 
+    @Option(
+        name: .customLong("merge-window"),
+        help: "Merge matches of one rule from one source within this many seconds of log time into one finding (0: one finding per match).")
+    var mergeWindow: Int64 = 300
+
     @Flag(name: .customLong("quiet"), help: "No summary on standard error (problems are still reported).")
     var quiet = false
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("name at least one file, directory or -") }
+        if mergeWindow < 0 { throw ValidationError("--merge-window must be 0 or more seconds") }
         if maxLineLength < 64 || maxLineLength > 64 << 20 {
             throw ValidationError("--max-line-length must be between 64 and 67108864")
         }
@@ -74,6 +80,7 @@ struct ScanCommand: ParsableCommand {
         o.failLevel = failLevel
         o.quiet = quiet
         o.maxLineLength = maxLineLength
+        o.mergeWindowSeconds = mergeWindow
         let report = ScanRunner.run(o) { FileOutput.stderr($0) }
         throw ExitCode(report.exitStatus)
     }
