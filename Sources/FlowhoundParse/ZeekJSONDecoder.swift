@@ -69,7 +69,12 @@ final class KeyTable {
         while true {
             let l = lengths[i]
             if l < 0 { return -1 }
-            if Int(l) == n && hashes[i] == h && memcmp(keyBytes + Int(offsets[i]), p, n) == 0 { return Int(slots[i]) }
+            if Int(l) == n && hashes[i] == h {
+                let k = keyBytes + Int(offsets[i])
+                var j = 0
+                while j < n && k[j] == p[j] { j &+= 1 }
+                if j == n { return Int(slots[i]) }
+            }
             i = (i + 1) & mask
         }
     }
@@ -190,7 +195,8 @@ package final class ZeekJSONDecoder: LineDecoder {
         record.reset(fieldCount: fieldCount)
         var scratchPos = 0
         var found = 0
-        let r = parseObject(line, n, &i, 0, 0, record.values, &scratchPos, &found)
+        let t = table
+        let r = withExtendedLifetime(t) { parseObject(t, line, n, &i, 0, 0, record.values, &scratchPos, &found) }
         if r == 0 { return .malformed(.badJSON) }
         if r == 2 {
             if line[n - 1] != 125 { return .malformed(.badJSON) }
@@ -241,7 +247,7 @@ package final class ZeekJSONDecoder: LineDecoder {
 
     /// 0 = malformed, 1 = object closed, 2 = stopped early (every slot found).
     private func parseObject(
-        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ prefixLen: Int, _ depth: Int,
+        _ table: KeyTable, _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ prefixLen: Int, _ depth: Int,
         _ values: UnsafeMutablePointer<FieldValue>, _ scratchPos: inout Int, _ found: inout Int
     ) -> Int {
         i += 1  // '{'
@@ -304,7 +310,7 @@ package final class ZeekJSONDecoder: LineDecoder {
                 } else {
                     if prefixLen == 0 { memcpy(keyBuf, p + ks, klen) }
                     keyBuf[prefixLen + klen] = 46
-                    let r = parseObject(p, n, &i, prefixLen + klen + 1, depth + 1, values, &scratchPos, &found)
+                    let r = parseObject(table, p, n, &i, prefixLen + klen + 1, depth + 1, values, &scratchPos, &found)
                     if r == 0 { return 0 }
                 }
             } else if c == 91 {  // array

@@ -133,11 +133,28 @@ package final class ZeekTSVDecoder: LineDecoder {
         // Split: ends[k] = index just past field k.
         var nt = 0
         if sepLen == 1 {
+            // 8 bytes at a time: mark separator bytes exactly, then walk the marks.
             let sep = markers[0]
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            let pattern = ones &* UInt64(sep)
+            let raw = UnsafeRawPointer(line)
             var i = 0
+            while i &+ 8 <= n {
+                let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
+                var m = ~((((x & low7) &+ low7) | x) | low7)  // high bit set exactly where x's byte is 0
+                while m != 0 {
+                    ends[nt] = Int32(truncatingIfNeeded: i &+ (m.trailingZeroBitCount >> 3))
+                    nt &+= 1
+                    m &= m &- 1
+                }
+                i &+= 8
+            }
             while i < n {
-                ends[nt] = Int32(truncatingIfNeeded: i)
-                nt &+= line[i] == sep ? 1 : 0
+                if line[i] == sep {
+                    ends[nt] = Int32(truncatingIfNeeded: i)
+                    nt &+= 1
+                }
                 i &+= 1
             }
             ends[nt] = Int32(truncatingIfNeeded: n)
