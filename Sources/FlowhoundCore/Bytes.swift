@@ -1,17 +1,17 @@
 /// Byte-level helpers for the per-line path: no String, no allocation.
 package enum Bytes {
     /// ASCII lower-casing of one byte.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func lower(_ c: UInt8) -> UInt8 { (c &- 65) < 26 ? c | 0x20 : c }
 
     /// Case-sensitive equality of two byte ranges.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         memcmp(a, b, n) == 0
     }
 
     /// Equality ignoring ASCII case; `lowerNeedle` must already be lower-case.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func equalFolded(_ hay: UnsafePointer<UInt8>, _ lowerNeedle: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var i = 0
         while i < n {
@@ -22,6 +22,7 @@ package enum Bytes {
     }
 
     /// Index of the first occurrence of `needle` in `hay`, or nil. Case-sensitive.
+    @inlinable
     package static func find(
         _ hay: UnsafePointer<UInt8>, _ hayCount: Int, _ needle: UnsafePointer<UInt8>, _ needleCount: Int
     ) -> Int? {
@@ -40,6 +41,7 @@ package enum Bytes {
     }
 
     /// Index of the first occurrence of a lower-case `needle` in `hay`, ignoring ASCII case.
+    @inlinable
     package static func findFolded(
         _ hay: UnsafePointer<UInt8>, _ hayCount: Int, _ lowerNeedle: UnsafePointer<UInt8>, _ needleCount: Int
     ) -> Int? {
@@ -58,7 +60,7 @@ package enum Bytes {
     }
 
     /// Parses an optionally signed decimal integer occupying all `n` bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func parseInt(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
         if n == 0 || n > 20 { return nil }
         var i = 0
@@ -82,6 +84,7 @@ package enum Bytes {
     }
 
     /// Parses a decimal number (integer, fraction, exponent) occupying all `n` bytes.
+    @inlinable
     package static func parseDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
         if n == 0 || n > 64 { return nil }
         if let i = parseInt(p, n) { return Double(i) }
@@ -137,7 +140,7 @@ package enum Bytes {
     }
 
     /// Parses epoch seconds with an optional fraction (`1300475167.096535`) into a timestamp.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func parseEpoch(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
         var i = 0
         var neg = false

@@ -7,16 +7,16 @@ package struct FieldValue {
     package var count: Int
     package var listSeparator: UInt8
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package init(base: UnsafePointer<UInt8>?, count: Int, listSeparator: UInt8 = 0) {
         self.base = base
         self.count = count
         self.listSeparator = listSeparator
     }
 
-    @inline(__always) package static var absent: FieldValue { FieldValue(base: nil, count: 0) }
+    @inlinable @inline(__always) package static var absent: FieldValue { FieldValue(base: nil, count: 0) }
 
-    @inline(__always) package var isPresent: Bool { base != nil }
+    @inlinable @inline(__always) package var isPresent: Bool { base != nil }
 
     /// Copies the bytes into a String (for findings and diagnostics only, never per line).
     package var string: String? {
@@ -25,7 +25,7 @@ package struct FieldValue {
     }
 
     /// Calls `body` once per element (once for a scalar). Stops early when `body` returns true; returns that.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func anyElement(_ body: (UnsafePointer<UInt8>, Int) -> Bool) -> Bool {
         guard let base else { return false }
         if listSeparator == 0 { return body(base, count) }
@@ -68,7 +68,7 @@ package struct EventRecord {
     package func deallocate() { values.deallocate() }
 
     /// Marks every slot absent (call before decoding a new line).
-    @inline(__always)
+    @inlinable @inline(__always)
     package mutating func reset(fieldCount: Int) {
         for i in 0..<min(fieldCount, capacity) { values[i] = .absent }
         timestamp = nil
@@ -83,7 +83,7 @@ package struct EventRecord {
         values.initialize(repeating: .absent, count: n)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package subscript(slot: Int) -> FieldValue {
         get { values[slot] }
         nonmutating set { values[slot] = newValue }

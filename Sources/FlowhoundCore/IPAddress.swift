@@ -3,12 +3,12 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     package var high: UInt64
     package var low: UInt64
 
-    package init(high: UInt64, low: UInt64) {
+    @inlinable package init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
     }
 
-    package init(v4: UInt32) {
+    @inlinable package init(v4: UInt32) {
         high = 0
         low = 0x0000_FFFF_0000_0000 | UInt64(v4)
     }
