@@ -67,6 +67,11 @@ package enum SigmaLoader {
             var found: [String] = []
             if let e = fm.enumerator(atPath: root) {
                 while let rel = e.nextObject() as? String {
+                    // Inside a rules directory, `site.yml` is the site description and `tests/` holds rule
+                    // tests (`flowhound rules test`); neither is a rule. Hidden entries are skipped too.
+                    let parts = rel.split(separator: "/")
+                    if parts.contains(where: { $0.hasPrefix(".") }) || parts.dropLast().contains("tests") { continue }
+                    if parts.count == 1 && (rel == "site.yml" || rel == "site.yaml") { continue }
                     if rel.hasSuffix(".yml") || rel.hasSuffix(".yaml") {
                         found.append(root.hasSuffix("/") ? root + rel : root + "/" + rel)
                     }
