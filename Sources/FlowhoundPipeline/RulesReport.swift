@@ -26,11 +26,12 @@ package struct RulesReport {
             return r
         }
         let loaded = SigmaLoader.load(paths: resolved)
-        r.lines += loaded.diagnostics.map(\.description)
-        let errors = loaded.errors.count
+        let all = loaded.diagnostics + KnownSchemas.coverage(of: loaded.rules)
+        r.lines += all.map(\.description)
+        let errors = all.filter { $0.kind == .error }.count
         r.lines.append(
             "flowhound: \(loaded.filesRead) files, \(loaded.rules.count) detection rules, \(loaded.correlations.count) correlation rules, "
-                + "\(loaded.filters.count) filters; \(errors) error\(errors == 1 ? "" : "s"), \(loaded.diagnostics.count - errors) warning\(loaded.diagnostics.count - errors == 1 ? "" : "s")")
+                + "\(loaded.filters.count) filters; \(errors) error\(errors == 1 ? "" : "s"), \(all.count - errors) warning\(all.count - errors == 1 ? "" : "s")")
         r.exitStatus = errors > 0 ? 2 : 0
         return r
     }
@@ -49,6 +50,24 @@ package struct RulesReport {
             r.lines.append("\(rule.displayID)\t\(rule.level)\t\(rule.logsource)\t\(rule.title)\t\(rule.location)")
         }
         if !loaded.errors.isEmpty { r.exitStatus = 2 }
+        return r
+    }
+}
+
+extension RulesReport {
+    /// Runs the rule tests (`<rules>/tests` unless `testsDirectory` is given).
+    package static func test(rulePaths: [String], testsDirectory: String?) -> RulesReport {
+        var r = RulesReport()
+        let (resolved, missing) = resolve(rulePaths)
+        if let missing {
+            r.lines.append(missing.description)
+            r.exitStatus = 2
+            return r
+        }
+        let dir = testsDirectory ?? (resolved.first.map { $0.hasSuffix("/") ? $0 + "tests" : $0 + "/tests" } ?? "tests")
+        let report = RuleTester.run(rulePaths: resolved, testsDirectory: dir)
+        r.lines = report.lines
+        r.exitStatus = report.exitStatus
         return r
     }
 }

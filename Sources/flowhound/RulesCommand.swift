@@ -4,7 +4,7 @@ import FlowhoundPipeline
 
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rules", abstract: "Check and list rules.", subcommands: [RulesCheckCommand.self, RulesListCommand.self])
+        commandName: "rules", abstract: "Check and list rules.", subcommands: [RulesCheckCommand.self, RulesListCommand.self, RulesTestCommand.self])
 }
 
 struct RulesCheckCommand: ParsableCommand {
@@ -30,6 +30,25 @@ struct RulesListCommand: ParsableCommand {
     func run() throws {
         let result = RulesReport.list(paths: paths)
         for line in result.lines { print(line) }
+        throw ExitCode(result.exitStatus)
+    }
+}
+
+struct RulesTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run the rule tests: sample lines that must and must not match each rule.",
+        discussion: "Exit status: 0 all passed, 1 a case failed, 2 tests or rules could not be loaded.")
+
+    @Option(name: .customLong("rules"), help: "Rule directories or files (repeatable). Default: the bundled Rules/.")
+    var rules: [String] = []
+
+    @Option(name: .customLong("tests"), help: "The rule tests directory. Default: <first rules directory>/tests.")
+    var tests: String?
+
+    func run() throws {
+        let result = RulesReport.test(rulePaths: rules, testsDirectory: tests)
+        for line in result.lines { FileOutput.stderr(line + "\n") }
         throw ExitCode(result.exitStatus)
     }
 }
