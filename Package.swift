@@ -25,11 +25,12 @@ let package = Package(
             swiftSettings: settings),
         .target(name: "FlowhoundCore", swiftSettings: settings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .target(name: "FlowhoundIngest", dependencies: ["FlowhoundCore", "CZlib"], swiftSettings: settings),
         .target(name: "FlowhoundParse", dependencies: ["FlowhoundCore"], swiftSettings: settings),
         .target(
             name: "FlowhoundRules",
-            dependencies: ["FlowhoundCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FlowhoundCore", "CPCRE2", .product(name: "Yams", package: "Yams")],
             swiftSettings: settings),
         .target(name: "FlowhoundDetect", dependencies: ["FlowhoundCore", "FlowhoundRules"], swiftSettings: settings),
         .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore"], swiftSettings: settings),

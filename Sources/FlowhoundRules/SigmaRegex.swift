@@ -1,18 +1,32 @@
+internal import CPCRE2
 import FlowhoundCore
+import Synchronization
 
-/// A Sigma `re` value compiled once at load with POSIX `regcomp` (glibc, extended syntax).
+/// A Sigma `re` value, compiled once at rule load with PCRE2 (8-bit code units) and JIT-compiled when the platform
+/// supports it.
 ///
-/// Sigma regexes are written in a PCRE subset. They are translated to POSIX ERE first: `\d \D \s \S \w \W`, escapes
-/// inside brackets, `(?:…)`, lazy quantifiers (which cannot change whether a match exists) and a leading `(?i)`.
-/// Lookarounds, back-references and named groups are rejected, as pySigma's RE2 validation rejects them.
-/// Matching is an unanchored search over the field bytes only (`REG_STARTEND`, so no copy and no NUL is needed).
+/// Semantics (Sigma v2.2 wording, see the README's rule notes):
+/// * matching is an unanchored search anywhere in the field value; `^`/`$` anchor explicitly;
+/// * case-sensitive unless the `i` flag (or an inline `(?i)`) asks otherwise;
+/// * `i` → `PCRE2_CASELESS`, `m` → `PCRE2_MULTILINE` (`^`/`$` at line breaks), `s` → `PCRE2_DOTALL` (`.` also
+///   matches a newline). Without `s`, `.` does not match `\n`, as in PCRE and Python.
+/// * Patterns are compiled in UTF mode with `PCRE2_MATCH_INVALID_UTF`: `.` takes one code point and caseless
+///   matching folds non-ASCII letters, while field bytes that are not valid UTF-8 are still searched (an invalid
+///   sequence never matches a pattern character but does not make the whole value fail). `\d \w \s` and `\b` are
+///   ASCII classes (no `PCRE2_UCP`).
+/// * The full PCRE2 syntax is available, lookarounds and back-references included (pySigma's RE2 validation would
+///   reject those; flowhound accepts them).
 ///
-/// Flags: `i` → `REG_ICASE` (ASCII), `m` → `REG_NEWLINE` (`^`/`$` at line breaks; also stops `.` at a newline).
-/// Without `m`, POSIX lets `.` match a newline, so `s` is the default; this differs from PCRE only for values
-/// containing line breaks. PCRE2 is planned to replace this engine.
+/// Threading: the compiled code is read-only after `init` and may be shared. Matching needs a scratch match-data
+/// block; each regex owns one, taken with an uncontended atomic flag. CompiledRuleSet is evaluated by one scan
+/// thread today, so the owned block is always the one used; a second thread that finds it busy allocates a
+/// temporary block for that call instead of racing, so sharing a rule set across threads stays correct.
 package final class SigmaRegex: @unchecked Sendable, CustomStringConvertible {
-    // Safe to share: `regex` is written only in init and freed in deinit; glibc's regexec locks internally.
-    private let regex: UnsafeMutablePointer<regex_t>
+    // @unchecked: `code` is immutable after init; `matchData` is only touched by whoever holds `matchDataBusy`.
+    private let code: OpaquePointer
+    private let matchData: OpaquePointer
+    private let matchDataBusy = Atomic<Bool>(false)
+    private let jit: Bool
     package let pattern: String
     package let ignoreCase: Bool
     package let multiline: Bool
@@ -20,227 +34,80 @@ package final class SigmaRegex: @unchecked Sendable, CustomStringConvertible {
 
     package struct Failure: Error {
         package var message: String
+        /// Byte offset in the pattern where PCRE2 detected the error.
+        package var offset: Int = 0
     }
 
     package init(_ pattern: String, ignoreCase: Bool = false, multiline: Bool = false, dotAll: Bool = false)
         throws(Failure)
     {
-        let (ere, inlineICase) = try SigmaRegex.translate(pattern)
         self.pattern = pattern
-        self.ignoreCase = ignoreCase || inlineICase
+        self.ignoreCase = ignoreCase
         self.multiline = multiline
         self.dotAll = dotAll
-        var flags = REG_EXTENDED | REG_NOSUB
-        if self.ignoreCase { flags |= REG_ICASE }
-        if multiline { flags |= REG_NEWLINE }
-        regex = .allocate(capacity: 1)
-        let rc = regcomp(regex, ere, flags)
-        if rc != 0 {
-            var buf = [CChar](repeating: 0, count: 256)
-            regerror(rc, regex, &buf, buf.count)
-            regex.deallocate()
-            let text = buf.withUnsafeBufferPointer { b in
-                String(decoding: UnsafeRawBufferPointer(b).prefix { $0 != 0 }, as: UTF8.self)
-            }
-            throw Failure(message: "invalid regular expression '\(pattern)': \(text)")
+        var options: UInt32 = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF
+        if ignoreCase { options |= PCRE2_CASELESS }
+        if multiline { options |= PCRE2_MULTILINE }
+        if dotAll { options |= PCRE2_DOTALL }
+        var errorCode: Int32 = 0
+        var errorOffset = 0
+        // NUL-terminated so that even an empty pattern has a valid address; the length excludes the NUL, so a NUL
+        // inside the pattern is an ordinary character.
+        let bytes = Array(pattern.utf8) + [0]
+        let compiled = bytes.withUnsafeBufferPointer { b in
+            pcre2_compile_8(b.baseAddress, b.count - 1, options, &errorCode, &errorOffset, nil)
         }
+        guard let compiled else {
+            throw Failure(
+                message: "invalid regular expression '\(pattern)': \(SigmaRegex.errorText(errorCode)) at offset \(errorOffset)",
+                offset: errorOffset)
+        }
+        guard let md = pcre2_match_data_create_8(1, nil) else {
+            pcre2_code_free_8(compiled)
+            throw Failure(message: "invalid regular expression '\(pattern)': out of memory")
+        }
+        code = compiled
+        matchData = md
+        // JIT is unavailable on some platforms; the interpreter gives the same answers, only slower.
+        jit = pcre2_jit_compile_8(compiled, PCRE2_JIT_COMPLETE) == 0
     }
 
     deinit {
-        regfree(regex)
-        regex.deallocate()
+        pcre2_match_data_free_8(matchData)
+        pcre2_code_free_8(code)
     }
 
     package var description: String { pattern }
 
-    /// Unanchored search in `n` bytes at `p`.
+    /// Whether PCRE2's JIT compiled this pattern (false means the interpreter is used).
+    package var isJITCompiled: Bool { jit }
+
+    /// Unanchored search in the `n` bytes at `p` (read in place; no copy, no terminator needed).
     @inline(__always)
     package func search(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        var m = regmatch_t(rm_so: 0, rm_eo: regoff_t(n))
-        return p.withMemoryRebound(to: CChar.self, capacity: max(n, 1)) { cp in
-            regexec(regex, cp, 1, &m, REG_STARTEND) == 0
+        if matchDataBusy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            defer { matchDataBusy.store(false, ordering: .releasing) }
+            return run(p, n, matchData)
         }
+        guard let md = pcre2_match_data_create_8(1, nil) else { return false }
+        defer { pcre2_match_data_free_8(md) }
+        return run(p, n, md)
     }
 
-    /// Translates the PCRE subset Sigma allows to POSIX ERE. Returns the ERE and whether it began with `(?i)`.
-    static func translate(_ pattern: String) throws(Failure) -> (String, Bool) {
-        var s = Array(pattern.unicodeScalars)
-        var icase = false
-        if s.starts(with: Array("(?i)".unicodeScalars)) {
-            icase = true
-            s.removeFirst(4)
+    @inline(__always)
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ md: OpaquePointer) -> Bool {
+        if jit {
+            let rc = pcre2_jit_match_8(code, p, n, 0, 0, md, nil)
+            if rc >= 0 { return true }  // 0 = matched, the 1-pair vector is just too small for the groups
+            if rc == PCRE2_ERROR_NOMATCH { return false }
+            // e.g. the JIT stack limit on a pathological pattern: let the heap-backed interpreter decide
         }
-        var out = ""
-        var i = 0
-        func fail(_ why: String) -> Failure { Failure(message: "unsupported regular expression '\(pattern)': \(why)") }
-        let special = Set(".[]()*+?{}|^$\\".unicodeScalars)
-        while i < s.count {
-            let c = s[i]
-            switch c {
-            case "\\":
-                guard i + 1 < s.count else { throw fail("trailing backslash") }
-                let e = s[i + 1]
-                i += 2
-                switch e {
-                case "d": out += "[0-9]"
-                case "D": out += "[^0-9]"
-                case "s": out += "[[:space:]]"
-                case "S": out += "[^[:space:]]"
-                case "w": out += "[[:alnum:]_]"
-                case "W": out += "[^[:alnum:]_]"
-                case "b", "B": out += "\\" + String(e)
-                case "A": out += "^"
-                case "z", "Z": out += "$"
-                case "t": out += "\t"
-                case "n": out += "\n"
-                case "r": out += "\r"
-                case "x":
-                    guard let (v, used) = SigmaRegex.hexEscape(s, i) else { throw fail("bad \\x escape") }
-                    i += used
-                    out += SigmaRegex.literal(v, special: special)
-                default:
-                    if e.properties.isAlphabetic || ("0"..."9").contains(e) {
-                        throw fail("'\\\(e)' is not supported (back-references and letter escapes other than \\d \\s \\w \\b)")
-                    }
-                    out += special.contains(e) ? "\\" + String(e) : String(e)
-                }
-            case "[":
-                let (bracket, next) = try SigmaRegex.translateBracket(s, i, fail)
-                out += bracket
-                i = next
-            case "(":
-                if i + 1 < s.count && s[i + 1] == "?" {
-                    if i + 2 < s.count && s[i + 2] == ":" {
-                        out += "("
-                        i += 3
-                    } else {
-                        throw fail("'(?' groups other than '(?:' (lookarounds, named groups, inline flags) are not supported")
-                    }
-                } else {
-                    out += "("
-                    i += 1
-                }
-            case "*", "+", "?", "}":
-                out.unicodeScalars.append(c)
-                i += 1
-                if i < s.count && s[i] == "?" { i += 1 }  // lazy: same match/no-match answer
-                else if i < s.count && s[i] == "+" { throw fail("possessive quantifiers are not supported") }
-            default:
-                out.unicodeScalars.append(c)
-                i += 1
-            }
-        }
-        return (out, icase)
+        return pcre2_match_8(code, p, n, 0, 0, md, nil) >= 0
     }
 
-    private static func hexEscape(_ s: [Unicode.Scalar], _ i: Int) -> (Unicode.Scalar, Int)? {
-        var j = i
-        var digits = ""
-        if j < s.count && s[j] == "{" {
-            j += 1
-            while j < s.count && s[j] != "}" { digits.unicodeScalars.append(s[j]); j += 1 }
-            guard j < s.count else { return nil }
-            j += 1
-        } else {
-            while j < s.count && digits.count < 2 && s[j].properties.isASCIIHexDigit {
-                digits.unicodeScalars.append(s[j])
-                j += 1
-            }
-        }
-        guard let v = UInt32(digits, radix: 16), let u = Unicode.Scalar(v) else { return nil }
-        return (u, j - i)
-    }
-
-    private static func literal(_ u: Unicode.Scalar, special: Set<Unicode.Scalar>) -> String {
-        special.contains(u) ? "[" + (u == "^" ? "\\^" : String(u)) + "]" : String(u)
-    }
-
-    /// `[...]` from PCRE to POSIX: backslash escapes become literal members; `]` first and `-` last.
-    private static func translateBracket(
-        _ s: [Unicode.Scalar], _ start: Int, _ fail: (String) -> Failure
-    ) throws(Failure) -> (String, Int) {
-        var i = start + 1
-        var negate = false
-        if i < s.count && s[i] == "^" {
-            negate = true
-            i += 1
-        }
-        var items: [String] = []
-        var hasClose = false, hasDash = false, hasCaret = false
-        var first = true
-        func member(_ u: Unicode.Scalar) -> String? {
-            switch u {
-            case "]": hasClose = true; return nil
-            case "-": hasDash = true; return nil
-            case "^": hasCaret = true; return nil
-            default: return String(u)
-            }
-        }
-        while true {
-            guard i < s.count else { throw fail("unterminated '['") }
-            var c = s[i]
-            if c == "]" && !first { i += 1; break }
-            first = false
-            if c == "[" && i + 1 < s.count && s[i + 1] == ":" {
-                var j = i + 2
-                while j + 1 < s.count && !(s[j] == ":" && s[j + 1] == "]") { j += 1 }
-                guard j + 1 < s.count else { throw fail("unterminated POSIX class") }
-                items.append(String(String.UnicodeScalarView(s[i...(j + 1)])))
-                i = j + 2
-                continue
-            }
-            if c == "\\" {
-                guard i + 1 < s.count else { throw fail("trailing backslash") }
-                let e = s[i + 1]
-                i += 2
-                switch e {
-                case "d": items.append("0-9"); continue
-                case "s": items.append("[:space:]"); continue
-                case "w": items.append("[:alnum:]_"); continue
-                case "D", "S", "W": throw fail("'\\\(e)' inside brackets is not supported")
-                case "t": c = "\t"
-                case "n": c = "\n"
-                case "r": c = "\r"
-                case "x":
-                    guard let (v, used) = hexEscape(s, i) else { throw fail("bad \\x escape") }
-                    i += used
-                    c = v
-                default:
-                    if e.properties.isAlphabetic { throw fail("'\\\(e)' inside brackets is not supported") }
-                    c = e
-                }
-            } else {
-                i += 1
-            }
-            // a range `c-d`
-            if i + 1 < s.count && s[i] == "-" && s[i + 1] != "]" {
-                var d = s[i + 1]
-                var used = 2
-                if d == "\\" && i + 2 < s.count {
-                    d = s[i + 2]
-                    used = 3
-                    if d == "x", let (v, u2) = hexEscape(s, i + 3) {
-                        d = v
-                        used += u2
-                    }
-                }
-                if c == "]" || d == "]" || c == "-" || d == "-" || c == "^" {
-                    throw fail("ranges starting or ending with ']', '-' or '^' are not supported")
-                }
-                items.append(String(c) + "-" + String(d))
-                i += used
-                continue
-            }
-            if let m = member(c) { items.append(m) }
-        }
-        if !negate && items.isEmpty && !hasClose && !hasDash && hasCaret { return ("\\^", i) }
-        var out = "[" + (negate ? "^" : "")
-        if hasClose { out += "]" }
-        out += items.joined()
-        if hasCaret { out += "^" }
-        if hasDash { out += "-" }
-        out += "]"
-        if out == "[]" || out == "[^]" { throw fail("empty bracket expression") }
-        return (out, i)
+    private static func errorText(_ code: Int32) -> String {
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBufferPointer { pcre2_get_error_message_8(code, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buf.prefix(Int(n)), as: UTF8.self) : "error \(code)"
     }
 }

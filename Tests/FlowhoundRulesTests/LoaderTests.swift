@@ -191,7 +191,7 @@ import Testing
         #expect(cidr.location == FileLocation(path: "t.yml", line: 10, column: 25))
         let gt = try #require(only(ruleYAML("    sel:\n        orig_bytes|gt: '100'\n    condition: sel")))
         #expect(gt.code == "bad_value")
-        let re = try #require(only(ruleYAML("    sel:\n        query|re: '(?=x)'\n    condition: sel")))
+        let re = try #require(only(ruleYAML("    sel:\n        query|re: '(?=x'\n    condition: sel")))
         #expect(re.code == "bad_regex")
         let ex = try #require(only(ruleYAML("    sel:\n        query|exists: maybe\n    condition: sel")))
         #expect(ex.code == "bad_value")
