@@ -1,4 +1,5 @@
 import FlowhoundCore
+import FlowhoundRules
 
 /// How repeated findings of one rule are merged before they are written.
 package struct MergePolicy: Sendable {
@@ -41,6 +42,10 @@ package final class DetectionEngine {
     package private(set) var belowMinimumLevel = 0
     /// Findings written before their window ended because `maxPending` was reached.
     package private(set) var earlyFlushes = 0
+    /// The site's `allow` entries; a match they cover is counted per entry and never becomes a finding.
+    package let allowList: [SiteAllow]
+    /// Matches suppressed, per `allowList` entry.
+    package private(set) var allowedCounts: [Int]
 
     private struct Key: Hashable {
         var rule: Int
@@ -54,10 +59,12 @@ package final class DetectionEngine {
     private var nextDeadline = Int64.max
 
     package init(
-        rules: [RuleIdentity], minimumLevel: Severity, policy: MergePolicy = MergePolicy(),
+        rules: [RuleIdentity], minimumLevel: Severity, policy: MergePolicy = MergePolicy(), allow: [SiteAllow] = [],
         emit: @escaping (Finding) -> Void
     ) {
         self.rules = rules
+        allowList = allow
+        allowedCounts = [Int](repeating: 0, count: allow.count)
         self.minimumLevel = minimumLevel
         self.policy = policy
         self.emit = emit
@@ -82,6 +89,14 @@ package final class DetectionEngine {
             return
         }
         let entities = EventEntities(record: record, schema: schema)
+        if !allowList.isEmpty {
+            let src = entities.sourceIP.flatMap { IPAddress.parse($0) }
+            let dst = entities.destinationIP.flatMap { IPAddress.parse($0) }
+            if let i = allowList.firstIndex(where: { $0.allows(id: rule.id, title: rule.title, source: src, destination: dst) }) {
+                allowedCounts[i] += 1
+                return
+            }
+        }
         let time = record.timestamp ?? clock
         let evidence = Evidence(
             path: origin.path, line: origin.line, byteOffset: origin.byteOffset, bytes: record.line,

@@ -13,6 +13,12 @@ package enum RulesLocator {
         candidates(environment: environment, executablePath: executablePath).first(where: isDirectory)
     }
 
+    /// `site.yml` in the default rules directory, if both exist.
+    package static func defaultSiteFile(environment: [String: String], executablePath: String?) -> String? {
+        guard let dir = defaultRulesDirectory(environment: environment, executablePath: executablePath) else { return nil }
+        return isFile(dir + "/site.yml") ? dir + "/site.yml" : nil
+    }
+
     package static func candidates(environment: [String: String], executablePath: String?) -> [String] {
         var c: [String] = []
         if let e = environment["FLOWHOUND_RULES"], !e.isEmpty { c.append(e) }

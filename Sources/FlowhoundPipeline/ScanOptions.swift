@@ -11,6 +11,8 @@ package struct ScanOptions: Sendable {
     package var outputPath: String?
     /// Colour text alerts (only sensible on a terminal).
     package var colour = false
+    /// The site file; nil means `site.yml` in the default rules directory, when there is one.
+    package var sitePath: String?
     /// Findings below this level are not written.
     package var minimumLevel: Severity = .informational
     /// Findings at or above this level make the exit status 1.
@@ -41,6 +43,8 @@ package struct ScanReport: Sendable {
     package var warnings: [Diagnostic] = []
     package var inputs: [InputStats] = []
     package var rulesLoaded = 0
+    /// Matches suppressed by the site's allow entries: (entry location, reason, count).
+    package var allowed: [(String, String, Int)] = []
 
     /// 0 nothing found at or above the fail level, 1 findings, 2 errors (2 wins).
     package var exitStatus: Int32 { !errors.isEmpty ? 2 : (findingsAtFailLevel > 0 ? 1 : 0) }

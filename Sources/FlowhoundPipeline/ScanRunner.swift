@@ -48,6 +48,17 @@ package enum ScanRunner {
             emit([d], to: diagnostics)
         }
 
+        // 1b. site
+        var site = SiteConfiguration()
+        let sitePath = options.sitePath ?? RulesLocator.defaultSiteFile(
+            environment: ProcessEnvironment.current, executablePath: RulesLocator.currentExecutable())
+        if let sitePath {
+            let (loadedSite, siteDiagnostics) = SiteFile.load(path: sitePath)
+            report.errors += siteDiagnostics.filter { $0.kind == .error }
+            emit(siteDiagnostics, to: diagnostics)
+            if let loadedSite { site = loadedSite }
+        }
+
         // 2. output
         let writer: AlertWriter
         if let path = options.outputPath {
@@ -73,7 +84,8 @@ package enum ScanRunner {
         var atFailLevel = 0
         let failLevel = options.failLevel
         let engine = DetectionEngine(
-            rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings)
+            rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings),
+            allow: site.allow
         ) { finding in
             writer.write(finding)
             if finding.level >= failLevel { atFailLevel += 1 }
@@ -131,6 +143,9 @@ package enum ScanRunner {
             emit([e], to: diagnostics)
         }
         report.findingsWritten = engine.emitted
+        for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
+            report.allowed.append((entry.location.description, entry.reason, n))
+        }
         report.findingsAtFailLevel = atFailLevel
         if !options.quiet { diagnostics(summaryText(report, samples: options.malformedSamples)) }
         return report
@@ -148,6 +163,9 @@ package enum ScanRunner {
             "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules)\n"
+        for (place, reason, n) in r.allowed {
+            s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"
+        }
         for i in r.inputs {
             if i.malformed > 0 {
                 let reasons = i.malformedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
@@ -181,6 +199,10 @@ final class RuleCache {
 }
 
 /// Per-input line consumer: sniff, decode, match.
+///
+/// Hot path: the decoder is held by concrete type (Zeek TSV / JSON) so `decode` is a direct call, the schema's
+/// field count is hoisted, rules are matched with a reused `MatchScratch`, and the TSV decoder builds only the
+/// fields the compiled rules read (a matching line is decoded again in full before it becomes a finding).
 struct ScanSink: LineSink {
     let input: InputSpec
     let options: ScanOptions
@@ -188,8 +210,12 @@ struct ScanSink: LineSink {
     let engine: DetectionEngine
     let requestedFields: Set<String>
     var decoder: (any LineDecoder)?
+    /// The same object as `decoder` when it is a Zeek TSV decoder (decoded sparsely).
+    var tsv: ZeekTSVDecoder?
     var compiled: CompiledRuleSet?
     var record = EventRecord(capacity: 64)
+    var scratch = MatchScratch()
+    var fieldCount = 0
     var matches: [Int] = []
     var events: Int64 = 0
     var malformed: Int64 = 0
@@ -228,30 +254,24 @@ struct ScanSink: LineSink {
                 return
             }
             decoder = d
+            tsv = d as? ZeekTSVDecoder
             formatName = format.rawValue
             adopt(d.schema)
         }
-        guard let decoder else { return }
-        record.reset(fieldCount: decoder.schema.fieldCount)
-        var outcome = decoder.decode(bytes, count, into: &record)
+        var outcome = decode(bytes, count)
         if outcome == .schemaChanged {
+            guard let decoder else { return }
             adopt(decoder.schema)
-            record.reset(fieldCount: decoder.schema.fieldCount)
-            outcome = decoder.decode(bytes, count, into: &record)
+            outcome = decode(bytes, count)
         }
         switch outcome {
         case .event:
             events += 1
             if let t = record.timestamp { engine.advance(to: t) }
             guard let compiled else { return }
-            matches.removeAll(keepingCapacity: true)
-            compiled.matches(record, into: &matches)
-            if !matches.isEmpty {
-                let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
-                for m in matches {
-                    engine.matched(ruleIndex: m, record: record, schema: decoder.schema, origin: origin)
-                }
-            }
+            if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
+            compiled.matches(record, scratch: &scratch, into: &matches)
+            if !matches.isEmpty { report(bytes, count, number: number, offset: offset) }
         case .malformed(let reason):
             malformed += 1
             malformedByReason[reason.rawValue, default: 0] += 1
@@ -261,12 +281,37 @@ struct ScanSink: LineSink {
         }
     }
 
-    mutating func adopt(_ schema: Schema) {
-        record.ensureCapacity(schema.fieldCount)
-        compiled = compiler.compiled(for: schema)
+    @inline(__always)
+    mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
+        if let tsv { return tsv.decode(bytes, count, into: &record) }
+        guard let decoder else { return .skipped }
+        record.reset(fieldCount: fieldCount)
+        return decoder.decode(bytes, count, into: &record)
     }
 
-    func finish() { record.deallocate() }
+    /// A line matched: hand it to the engine with every field decoded.
+    mutating func report(_ bytes: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64) {
+        guard let decoder else { return }
+        if let tsv { _ = tsv.decodeAllFields(bytes, count, into: &record) }
+        let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
+        let schema = decoder.schema
+        for m in matches {
+            engine.matched(ruleIndex: m, record: record, schema: schema, origin: origin)
+        }
+    }
+
+    mutating func adopt(_ schema: Schema) {
+        record.ensureCapacity(schema.fieldCount)
+        fieldCount = schema.fieldCount
+        let c = compiler.compiled(for: schema)
+        compiled = c
+        tsv?.decodeOnly(slots: c.referencedSlots)
+    }
+
+    func finish() {
+        record.deallocate()
+        scratch.deallocate()
+    }
 
     @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         for i in 0..<n where p[i] != 32 && p[i] != 9 { return false }

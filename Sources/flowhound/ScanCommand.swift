@@ -30,6 +30,9 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .customLong("rules"), help: "A rules directory or file (repeatable). Default: the bundled Rules/.")
     var rules: [String] = []
 
+    @Option(name: .customLong("site"), help: "The site file (networks, assets, groups, allow entries). Default: site.yml of the bundled rules.")
+    var site: String?
+
     @Option(name: .customLong("format"), help: "Input format, instead of detecting it per input.")
     var format: LogFormat?
 
@@ -68,6 +71,7 @@ struct ScanCommand: ParsableCommand {
         var o = ScanOptions(paths: paths)
         o.rulePaths = rules
         o.forcedFormat = format
+        o.sitePath = site
         o.outputPath = output
         let toTerminal = output == nil && isatty(1) == 1
         switch alertFormat {
