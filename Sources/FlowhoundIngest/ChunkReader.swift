@@ -158,6 +158,25 @@ import FlowhoundCore
         return nil
     }
 
+    /// For following a growing file: after `.end`, or a `gzip_truncated` failure (EOF inside a member),
+    /// forget the end of input so the next `read` asks the descriptor again. The inflate state and any
+    /// partial member are kept, so a member completed later decodes as if it had never been cut; a new
+    /// member appended after a clean end is picked up. Do not call `LineFramer.finish` in between.
+    /// Returns false, changing nothing, after any other failure.
+    @discardableResult
+    package func continueAfterEOF() -> Bool {
+        switch terminal {
+        case nil, .end?: break
+        case .failed(let e)? where e.code == .gzipTruncated: break
+        default: return false
+        }
+        terminal = nil
+        eof = false
+        // Nothing decoded yet (an empty or one-byte file): sniff again once more bytes exist.
+        if !isCompressed && decodedOffset == 0 { sniffed = false }
+        return true
+    }
+
     // MARK: - plain
 
     private func readPlain(_ out: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> Chunk {
@@ -207,6 +226,15 @@ import FlowhoundCore
                 while inEnd - inStart < 2 && !eof {
                     if let e = fill() { return .failed(fail(e)) }
                 }
+                if inEnd - inStart == 1 && input[inStart] == 0x1f {
+                    // A member header cut after its first byte (e.g. still being appended). The byte is
+                    // kept so that `continueAfterEOF` can pick the member up.
+                    return .failed(fail(makeError(
+                        .gzipTruncated,
+                        "unexpected end of file after the first byte of a new gzip member at byte \(rawOffset): "
+                            + "the file is cut short or still being appended; everything before it was processed. "
+                            + "Retry when the writer has finished")))
+                }
                 guard inEnd - inStart >= 2 && input[inStart] == 0x1f && input[inStart + 1] == 0x8b else {
                     return .failed(fail(trailingGarbageError()))
                 }
@@ -227,6 +255,10 @@ import FlowhoundCore
             switch step.status {
             case .memberEnd:
                 memberEnded = true
+                if step.consumed == 0 && step.produced == 0 {
+                    // Only possible if the stream was not restarted: never spin on it.
+                    problem = makeError(.zlibFailed, "zlib did not start the next gzip member; report this as a bug")
+                }
             case .ok, .noProgress:
                 if step.produced == 0 && inStart == inEnd && eof {
                     problem = truncatedError()

@@ -250,7 +250,7 @@ struct GzipTests {
         #expect(error?.message.contains("6a 75 6e 6b 0a") == true)
     }
 
-    @Test("zero padding followed by garbage is still garbage; a lone byte after a member too")
+    @Test("zero padding followed by garbage is still garbage; a lone 1f after a member is a cut header")
     func paddingThenGarbage() {
         let dir = TempDir()
         let gz = gzipped(GzipTests.a)
@@ -260,8 +260,13 @@ struct GzipTests {
         #expect(e1?.compressedOffset == Int64(gz.count + 3))
         #expect(k1.lines.count == 1000)
         let p2 = dir.write("one.gz", gz + [0x1f])
-        let (_, e2, _) = ingest(p2)
-        #expect(e2?.code == .gzipTrailingGarbage)
+        let (_, e2, k2) = ingest(p2)
+        #expect(e2?.code == .gzipTruncated)  // the start of a member still being appended
+        #expect(e2?.compressedOffset == Int64(gz.count))
+        #expect(k2.lines.count == 1000)
+        let p3 = dir.write("two.gz", gz + [0x1f, 0x8c])
+        let (_, e3, _) = ingest(p3)
+        #expect(e3?.code == .gzipTrailingGarbage)
     }
 
     @Test("detection is by magic: plain text named .gz is plain, gzip named .log is inflated")
@@ -328,6 +333,132 @@ struct GzipTests {
         #expect(reader.memberStartRawOffset == Int64(ga.count))
         #expect(reader.memberStartDecodedOffset == Int64(GzipTests.a.count))
         #expect(reader.read(into: buf, capacity: 4096) == .end)
+    }
+}
+
+@Suite("following a growing file")
+struct FollowTests {
+    /// Reads until the reader stops, framing into `framer`; returns the stopping chunk.
+    func drain(_ reader: ChunkReader, _ framer: LineFramer, _ sink: inout CollectSink) -> ChunkReader.Chunk {
+        while true {
+            let c = reader.read(into: framer.writePointer, capacity: framer.writableCount)
+            guard case .data(let n) = c else { return c }
+            framer.commit(n, into: &sink)
+        }
+    }
+
+    func append(_ path: String, _ bytes: [UInt8]) {
+        let h = FileHandle(forWritingAtPath: path)!
+        h.seekToEndOfFile()
+        h.write(Data(bytes))
+        h.closeFile()
+    }
+
+    @Test("gzip cut mid-member, then completed, then a new member appended: every line exactly once",
+          arguments: [3, 1 << 16])
+    func gzipGrows(chunk: Int) {
+        let dir = TempDir()
+        let ga = gzipped(GzipTests.a)
+        let gb = gzipped(GzipTests.b)
+        let path = dir.write("grow.gz", Array(ga[0..<(ga.count / 2)]))
+        var options = IngestOptions()
+        options.chunkSize = chunk
+        guard case .success(let reader) = ChunkReader.open(path: path, options: options) else {
+            Issue.record("open failed")
+            return
+        }
+        let framer = LineFramer(options: options)
+        var sink = CollectSink()
+        guard case .failed(let e) = drain(reader, framer, &sink) else {
+            Issue.record("expected a truncation")
+            return
+        }
+        #expect(e.code == .gzipTruncated)
+        let seenAtCut = sink.lines.count
+        #expect(seenAtCut > 0 && seenAtCut < 1000)
+
+        append(path, Array(ga[(ga.count / 2)...]))
+        #expect(reader.continueAfterEOF())
+        #expect(drain(reader, framer, &sink) == .end)
+        #expect(sink.lines.count == 1000)
+
+        append(path, [gb[0]])  // half a header
+        #expect(reader.continueAfterEOF())
+        guard case .failed(let e2) = drain(reader, framer, &sink) else {
+            Issue.record("expected a truncation")
+            return
+        }
+        #expect(e2.code == .gzipTruncated)
+        append(path, Array(gb[1...]))
+        #expect(reader.continueAfterEOF())
+        #expect(drain(reader, framer, &sink) == .end)
+        framer.finish(deliverPartial: true, into: &sink)
+        #expect(sink.lines == modelLines(GzipTests.a + GzipTests.b).lines)
+        #expect(reader.members == 2)
+    }
+
+    @Test("plain file grows after EOF, including from empty and with a line split across the growth")
+    func plainGrows() {
+        let dir = TempDir()
+        let path = dir.write("grow.log", [])
+        guard case .success(let reader) = ChunkReader.open(path: path) else {
+            Issue.record("open failed")
+            return
+        }
+        let framer = LineFramer()
+        var sink = CollectSink()
+        #expect(drain(reader, framer, &sink) == .end)
+        append(path, Array("first\nsec".utf8))
+        #expect(reader.continueAfterEOF())
+        #expect(drain(reader, framer, &sink) == .end)
+        #expect(sink.lines.count == 1)
+        append(path, Array("ond\n".utf8))
+        #expect(reader.continueAfterEOF())
+        #expect(drain(reader, framer, &sink) == .end)
+        #expect(sink.lines == [
+            SeenLine(bytes: Array("first".utf8), number: 1, offset: 0),
+            SeenLine(bytes: Array("second".utf8), number: 2, offset: 6),
+        ])
+        #expect(!reader.isCompressed)
+    }
+
+    @Test("an empty file that later receives gzip data is sniffed again")
+    func emptyThenGzip() {
+        let dir = TempDir()
+        let path = dir.write("late.gz", [])
+        guard case .success(let reader) = ChunkReader.open(path: path) else {
+            Issue.record("open failed")
+            return
+        }
+        let framer = LineFramer()
+        var sink = CollectSink()
+        #expect(drain(reader, framer, &sink) == .end)
+        append(path, gzipped(GzipTests.a))
+        #expect(reader.continueAfterEOF())
+        #expect(drain(reader, framer, &sink) == .end)
+        #expect(reader.isCompressed)
+        #expect(sink.lines.count == 1000)
+    }
+
+    @Test("no continuing after a CRC error")
+    func noContinueAfterCRC() {
+        let dir = TempDir()
+        var gz = gzipped(GzipTests.a)
+        gz[gz.count - 8] ^= 1
+        let path = dir.write("crc.gz", gz)
+        guard case .success(let reader) = ChunkReader.open(path: path) else {
+            Issue.record("open failed")
+            return
+        }
+        let framer = LineFramer()
+        var sink = CollectSink()
+        guard case .failed(let e) = drain(reader, framer, &sink) else {
+            Issue.record("expected a CRC failure")
+            return
+        }
+        #expect(e.code == .gzipCRC)
+        #expect(!reader.continueAfterEOF())
+        #expect(reader.read(into: framer.writePointer, capacity: 10) == .failed(e))
     }
 }
 
