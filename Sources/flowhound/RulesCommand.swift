@@ -4,7 +4,7 @@ import FlowhoundPipeline
 
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rules", abstract: "Check and list rules.", subcommands: [RulesCheckCommand.self, RulesListCommand.self, RulesTestCommand.self])
+        commandName: "rules", abstract: "Check, list and test rules.", subcommands: [RulesCheckCommand.self, RulesListCommand.self, RulesTestCommand.self])
 }
 
 struct RulesCheckCommand: ParsableCommand {

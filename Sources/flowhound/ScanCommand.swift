@@ -6,6 +6,7 @@ import FlowhoundSinks
 extension Severity: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
     public static var allValueStrings: [String] { Severity.allCases.map(\.description) }
+    public var defaultValueDescription: String { description }
 }
 
 extension LogFormat: ExpressibleByArgument {}
