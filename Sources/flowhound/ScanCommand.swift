@@ -3,10 +3,11 @@ import FlowhoundCore
 import FlowhoundPipeline
 import FlowhoundSinks
 
-extension Severity: ExpressibleByArgument {
-    public init?(argument: String) { self.init(name: argument) }
-    public static var allValueStrings: [String] { Severity.allCases.map(\.description) }
-    public var defaultValueDescription: String { description }
+/// Sigma levels as the command line spells them.
+enum LevelChoice: String, ExpressibleByArgument, CaseIterable {
+    case informational, low, medium, high, critical
+
+    var severity: Severity { Severity(name: rawValue) ?? .informational }
 }
 
 extension LogFormat: ExpressibleByArgument {}
@@ -44,10 +45,10 @@ struct ScanCommand: ParsableCommand {
     var output: String?
 
     @Option(name: .customLong("min-level"), help: "Write only findings at or above this level.")
-    var minLevel: Severity = .informational
+    var minLevel: LevelChoice = .informational
 
     @Option(name: .customLong("fail-level"), help: "Exit 1 only for findings at or above this level.")
-    var failLevel: Severity = .informational
+    var failLevel: LevelChoice = .informational
 
     @Option(name: .customLong("max-line-length"), help: "Longest line read, in bytes; longer lines are cut and counted.")
     var maxLineLength: Int = 1 << 20
@@ -81,8 +82,8 @@ struct ScanCommand: ParsableCommand {
         case .text: o.alertFormat = .text
         }
         o.colour = toTerminal && o.alertFormat == .text && ProcessEnvironment.current["NO_COLOR"] == nil
-        o.minimumLevel = minLevel
-        o.failLevel = failLevel
+        o.minimumLevel = minLevel.severity
+        o.failLevel = failLevel.severity
         o.quiet = quiet
         o.maxLineLength = maxLineLength
         o.mergeWindowSeconds = mergeWindow
