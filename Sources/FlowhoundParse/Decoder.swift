@@ -26,6 +26,8 @@ package enum MalformedReason: String, Sendable, CaseIterable {
     case noHeader = "no_header"
     /// Longer than the decoder's `maxLineLength`.
     case lineTooLong = "line_too_long"
+    /// A syslog line without a recognisable header (no stamp, no `<PRI>`, no `%ASA-`).
+    case badHeader = "bad_header"
 }
 
 /// Turns one line (without its newline) into slot values of `schema`.
@@ -38,21 +40,32 @@ package protocol LineDecoder: AnyObject {
     func decode(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome
 }
 
-/// Creates the decoder for a Zeek format, or nil for formats decoded elsewhere.
+/// Creates the decoder for a format.
 ///
 /// - `fileName`: the input's name (path or basename); gives the log type when the data does not (`#path`,
 ///   `_path`).
-/// - `requestedFields`: field names rules use (native, ECS or taxonomy). The JSON decoder adds those the catalog
-///   cannot resolve as literal key paths. TSV ignores it (every column is in the schema).
+/// - `requestedFields`: field names rules use (native, ECS or taxonomy). JSON decoders add those their catalog
+///   cannot resolve as literal key paths; syslog adds them as RFC 5424 `SD-ID.param` fields; TSV and VPC ignore
+///   it (every column is in the schema).
 /// - `maxLineLength`: the longest line the caller will pass; longer ones are `line_too_long`.
+/// - `context`: reference time and zone for syslog stamps, field map for generic JSON.
 package func makeDecoder(
-    format: LogFormat, fileName: String, requestedFields: Set<String>, maxLineLength: Int
+    format: LogFormat, fileName: String, requestedFields: Set<String>, maxLineLength: Int,
+    context: DecoderContext = DecoderContext()
 ) -> (any LineDecoder)? {
     switch format {
     case .zeekTSV: return ZeekTSVDecoder(fileName: fileName, maxLineLength: maxLineLength)
     case .zeekJSON:
         return ZeekJSONDecoder(fileName: fileName, requestedFields: requestedFields, maxLineLength: maxLineLength)
-    default: return nil
+    case .syslog:
+        return SyslogDecoder(fileName: fileName, requestedFields: requestedFields, maxLineLength: maxLineLength,
+                             context: context)
+    case .vpcFlow: return VPCFlowDecoder(fileName: fileName, maxLineLength: maxLineLength)
+    case .windowsJSON:
+        return WindowsJSONDecoder(fileName: fileName, requestedFields: requestedFields, maxLineLength: maxLineLength)
+    case .json:
+        return GenericJSONDecoder(fileName: fileName, requestedFields: requestedFields, maxLineLength: maxLineLength,
+                                  fieldMap: context.fieldMap)
     }
 }
 
@@ -91,11 +104,15 @@ extension ZeekCatalog {
 ///
 /// - `#separator`, `#fields` (or any other Zeek header keyword) → Zeek TSV.
 /// - `{` with `ts` and one of `uid`, `id.orig_h`, `id_orig_h`, nested `orig_h`, `_path` → Zeek JSON; also `ts`
-///   in a file whose name names a catalog log (`software.log`); any other `{` → generic JSON.
+///   in a file whose name names a catalog log (`software.log`).
 /// - A line starting `ts<TAB>` (field names of Zeek's header-less "tsv" mode) → Zeek TSV.
 /// - A tab-separated line whose third column is an IP address, in a file whose name names a Zeek log →
 ///   headerless Zeek TSV (the decoder then assumes the default conn columns when the shape fits).
-/// - Otherwise nil (left to the other formats' sniffers).
+/// - Other `{` lines with Windows event keys (`EventID`, `winlog`, `EventData`, `event_id`) → Windows JSON;
+///   any other `{` → generic JSON.
+/// - A VPC flow header or record (see `looksLikeVPCFlow`) → VPC flow.
+/// - A syslog header (see `looksLikeSyslog`) → syslog.
+/// - Otherwise nil.
 package enum FormatSniffer {
     package static func sniff(_ firstLine: UnsafePointer<UInt8>, _ count: Int, fileName: String) -> LogFormat? {
         var i = 0
@@ -116,8 +133,15 @@ package enum FormatSniffer {
             }
             if contains(p, n, "\"id.orig_h\"") || contains(p, n, "\"id_orig_h\"") { return .zeekJSON }
             if contains(p, n, "\"ts\""), ZeekCatalog.entry(zeekLogType(fileName: fileName)) != nil { return .zeekJSON }
+            if contains(p, n, "\"EventID\"") || contains(p, n, "\"winlog\"") || contains(p, n, "\"EventData\"")
+                || contains(p, n, "\"event_id\"") || contains(p, n, "\"winlog.event_id\"")
+                || (contains(p, n, "\"Channel\"") && contains(p, n, "\"EventI")) {
+                return .windowsJSON
+            }
             return .json
         }
+        if looksLikeVPCFlow(p, n) { return .vpcFlow }
+        if looksLikeSyslog(p, n) { return .syslog }
         if n > 3 && p[0] == 116 && p[1] == 115 && p[2] == 9 { return .zeekTSV }  // `ts<TAB>uid…` names line
         if memchr(p, 9, n) != nil {
             let t = zeekLogType(fileName: fileName)
@@ -126,6 +150,52 @@ package enum FormatSniffer {
             }
         }
         return nil
+    }
+
+    /// A VPC flow header (`version account-id …`, `${version} …`) or a record: version digit 2–9, then an
+    /// `eni-`/`vpc-` token or an ACCEPT/REJECT/NODATA/SKIPDATA token among 14+ space-separated columns.
+    static func looksLikeVPCFlow(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if hasPrefix(p, n, "version ") || hasPrefix(p, n, "${version}") {
+            return contains(p, n, "srcaddr") || contains(p, n, "interface-id") || contains(p, n, "account-id")
+        }
+        guard n > 20, p[0] >= 50 && p[0] <= 57, p[1] == 32 else { return false }
+        var tokens = 1
+        for i in 1..<n where p[i] == 32 && p[i - 1] != 32 { tokens += 1 }
+        guard tokens >= 10 else { return false }
+        return contains(p, n, " eni-") || contains(p, n, " ACCEPT ") || contains(p, n, " REJECT ")
+            || contains(p, n, " NODATA") || contains(p, n, " SKIPDATA") || contains(p, n, " vpc-")
+    }
+
+    /// `<PRI>`, a BSD stamp (`Mmm dd HH:MM:SS`, also Cisco's `Mmm dd yyyy HH:MM:SS`), an RFC 3339 stamp
+    /// followed by a host, a bare `%ASA-`/`%FTD-` message, or a journal banner.
+    static func looksLikeSyslog(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n >= 3 && p[0] == 60 {
+            var j = 1
+            while j < n && j < 5 && isDigit(p[j]) { j += 1 }
+            return j > 1 && j < n && p[j] == 62
+        }
+        if n > 6 && p[0] == 37 && (hasPrefix(p, n, "%ASA-") || hasPrefix(p, n, "%FTD-") || hasPrefix(p, n, "%PIX-")) {
+            return true
+        }
+        if hasPrefix(p, n, "-- Logs begin at") || hasPrefix(p, n, "-- Journal begins at") || hasPrefix(p, n, "-- No entries --") {
+            return true
+        }
+        if n >= 15 && monthNumber(p) != 0 && p[3] == 32 {
+            var j = 4
+            if p[j] == 32 { j += 1 }
+            guard isDigit(p[j]) else { return false }
+            while j < n && isDigit(p[j]) { j += 1 }
+            guard j < n, p[j] == 32 else { return false }
+            j += 1
+            if j + 5 < n && isDigit(p[j]) && isDigit(p[j + 3]) && p[j + 4] == 32 { j += 5 }
+            return j + 8 <= n && isDigit(p[j]) && p[j + 2] == 58 && p[j + 5] == 58
+        }
+        if n > 20 && isDigit(p[0]) && p[4] == 45 && p[7] == 45 && (p[10] == 84 || p[10] == 116) && p[13] == 58 {
+            var j = 11
+            while j < n && p[j] != 32 && p[j] != 9 { j += 1 }
+            return j < n && p[j] == 32 && parseISO8601(p, j) != nil
+        }
+        return false
     }
 
     private static func hasPrefix(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: String) -> Bool {

@@ -219,10 +219,10 @@ private let header = """
         #expect(sniff("{\"ts\":1.0,\"uid\":\"C\"}") == .zeekJSON)
         #expect(sniff("  {\"ts\":\"2020-01-01T00:00:00Z\",\"id_orig_h\":\"1.2.3.4\"}") == .zeekJSON)
         #expect(sniff("{\"ts\":1,\"id\":{\"orig_h\":\"1.2.3.4\"}}") == .zeekJSON)
-        #expect(sniff("{\"EventID\":4625}") == .json)
-        #expect(sniff("Jan  1 00:00:00 host sshd[1]: hi") == nil)
+        #expect(sniff("{\"EventID\":4625}") == .windowsJSON)
+        #expect(sniff("Jan  1 00:00:00 host sshd[1]: hi") == .syslog)
         #expect(sniff("1517336042.090842\tC\t10.55.182.100\t14291\t10.233.233.5\t80\ttcp\t-\t3.0\t0\t0\tS0\tT\tT\t0\tS\t2\t104\t0\t0\t(empty)", "conn_top.log") == .zeekTSV)
-        #expect(makeDecoder(format: .syslog, fileName: "x", requestedFields: [], maxLineLength: 10) == nil)
+        #expect(makeDecoder(format: .syslog, fileName: "x", requestedFields: [], maxLineLength: 10) != nil)
         #expect(makeDecoder(format: .zeekTSV, fileName: "x", requestedFields: [], maxLineLength: 10) is ZeekTSVDecoder)
     }
 

@@ -1,0 +1,621 @@
+import FlowhoundCore
+
+/// The schema families of syslog input. Lines of one family share a field layout; `auth` and `syslog` schemas
+/// are further split by program so that each serves its own `service:` logsource.
+package enum SyslogFamily: String, CaseIterable, Sendable {
+    /// Any program without a message parser (`service: <program>` and `service: syslog`).
+    case syslog
+    /// OpenSSH server (`sshd`, `sshd-session`, `sshd(pam_unix)`): `service: sshd` and `service: auth`.
+    case sshd
+    /// Login-related programs (sudo, su, login, useradd…): `service: auth` and `service: <program>`.
+    case auth
+    /// Kernel netfilter/UFW `LOG` lines: `category: firewall`, `product: linux, service: netfilter`.
+    case netfilter
+    /// Cisco ASA/FTD `%ASA-n-NNNNNN:` messages: `product: cisco, service: asa`, `category: firewall`.
+    case asa
+}
+
+/// Field layouts of the syslog families (catalog spec syntax, see `FieldSpecText`).
+package enum SyslogSchemas {
+    static let header = FieldSpecText.parse("""
+        timestamp time @timestamp !timestamp
+        host string host.hostname host.name log.syslog.hostname hostname !host
+        program string process.name log.syslog.appname appname
+        pid integer process.pid log.syslog.procid procid
+        message string msg
+        facility count log.syslog.facility.code
+        severity count log.syslog.severity.code
+        msgid string log.syslog.msgid
+        structured_data string log.syslog.structured_data
+        """)
+
+    static let auth = FieldSpecText.parse("""
+        action string event.action !action
+        outcome string event.outcome !outcome
+        user string user.name pam_user !user
+        src_ip address source.ip !sourceIP
+        src_port port source.port !sourcePort
+        rhost string source.address pam_rhost
+        method string system.auth.ssh.method auth_method
+        ssh_event string system.auth.ssh.event
+        invalid_user bool
+        signature string system.auth.ssh.signature
+        repeated count
+        dst_ip address destination.ip !destinationIP
+        dst_port port destination.port !destinationPort
+        tty string system.auth.sudo.tty
+        pwd string system.auth.sudo.pwd
+        effective_user string user.effective.name system.auth.sudo.user
+        command string system.auth.sudo.command process.command_line
+        group string group.name
+        reason string system.auth.sudo.error
+        """)
+
+    static let netfilter = FieldSpecText.parse("""
+        action string event.action !action
+        blocked bool
+        prefix string netfilter.prefix rule.name log.prefix
+        IN string observer.ingress.interface.name in_interface
+        OUT string observer.egress.interface.name out_interface
+        MAC string
+        SRC address source.ip src_ip src !sourceIP
+        DST address destination.ip dst_ip dest_ip dst !destinationIP
+        SPT port source.port src_port !sourcePort
+        DPT port destination.port dst_port dest_port !destinationPort
+        PROTO string network.transport !transport
+        LEN count ip_length
+        TOS string
+        PREC string
+        TTL count
+        ID count
+        WINDOW count
+        RES string
+        URGP count
+        TYPE count icmp.type
+        CODE count icmp.code
+        MARK string
+        tcp_flags list
+        """)
+
+    static let asa = FieldSpecText.parse("""
+        action string event.action !action
+        outcome string event.outcome !outcome
+        blocked bool
+        message_id string cisco.asa.message_id event.code
+        level count cisco.asa.level log.level
+        asa_event string cisco.asa.event
+        src_ip address source.ip !sourceIP
+        src_port port source.port !sourcePort
+        dst_ip address destination.ip dest_ip !destinationIP
+        dst_port port destination.port dest_port !destinationPort
+        transport string network.transport network_protocol !transport
+        src_interface string cisco.asa.source_interface observer.ingress.interface.name
+        dst_interface string cisco.asa.destination_interface observer.egress.interface.name
+        src_mapped_ip address source.nat.ip
+        src_mapped_port port source.nat.port
+        dst_mapped_ip address destination.nat.ip
+        dst_mapped_port port destination.nat.port
+        connection_id string cisco.asa.connection_id
+        bytes count network.bytes
+        duration interval event.duration !duration
+        rule_name string cisco.asa.rule_name rule.name
+        direction string network.direction
+        user string user.name !user
+        reason string cisco.asa.termination_reason
+        url string url.original
+        command string cisco.asa.command_line
+        """)
+
+    static func fields(_ f: SyslogFamily) -> [FieldDef] {
+        switch f {
+        case .syslog, .sshd, .auth: return auth
+        case .netfilter: return netfilter
+        case .asa: return asa
+        }
+    }
+
+    /// The schema of a family (and, for `auth`/`syslog`, a program), with requested extra fields at the end.
+    package static func schema(for f: SyslogFamily, program: String = "", extra: [String]) -> Schema {
+        var defs = header + fields(f)
+        for e in extra { defs.append(FieldDef(name: e, type: .string, aliases: [], roles: [])) }
+        let sources: [LogSource]
+        var logType = f.rawValue
+        switch f {
+        case .sshd: sources = [LogSource(product: "linux", service: "sshd"), LogSource(product: "linux", service: "auth")]
+        case .auth:
+            logType = program.isEmpty ? "auth" : program
+            sources = [LogSource(product: "linux", service: "auth")]
+                + (program.isEmpty ? [] : [LogSource(product: "linux", service: program)])
+        case .syslog:
+            logType = program.isEmpty ? "syslog" : program
+            sources = [LogSource(product: "linux", service: "syslog")]
+                + (program.isEmpty || program == "syslog" ? [] : [LogSource(product: "linux", service: program)])
+        case .netfilter:
+            sources = [LogSource(category: "firewall"), LogSource(product: "linux", service: "netfilter")]
+        case .asa:
+            sources = [LogSource(product: "cisco", service: "asa"), LogSource(category: "firewall")]
+        }
+        return FieldSpecText.schema(format: .syslog, logType: logType, defs: defs, logSources: sources)
+    }
+
+    /// Programs decoded as `auth` (their lines go to auth.log / secure on most distributions).
+    static let authPrograms: Set<String> = [
+        "sudo", "su", "login", "passwd", "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
+        "chpasswd", "chage", "chsh", "chfn", "systemd-logind", "polkitd", "pkexec", "gdm-password", "sddm-helper",
+        "lightdm", "unix_chkpwd", "gpasswd", "newgrp", "runuser", "doas", "vsftpd", "proftpd", "dovecot", "sssd",
+    ]
+
+    static let headerCount = header.count
+}
+
+/// Decodes syslog lines: RFC 3164 (`Feb  5 02:13:44 host prog[pid]: msg`), RFC 3339 stamps (rsyslog high
+/// precision, `journalctl -o short-iso[-precise]`), RFC 5424 (`<34>1 … [sd] msg`), the year-ful Cisco header
+/// (`Apr 15 2013 09:36:50 [host] : %ASA-…`) and bare `%ASA-…` messages; then dispatches on the program (or the
+/// message shape) to the sshd/PAM/sudo, netfilter and Cisco ASA parsers.
+///
+/// Decisions:
+/// - Stamps without a zone use `context.timeZone`; year-less ones take the year from `context.referenceTime`
+///   (a month later than the reference month is the previous year: a file written in January holding December
+///   lines). A cisco zone name after the time (`EDT`) is ignored: the configured zone applies.
+/// - `<PRI>` gives `facility`/`severity`; RFC 5424 `-` values are absent; structured data is kept raw in
+///   `structured_data`, and each `SD-ID.param` a rule asks for (`requestedFields`) becomes a field of its own
+///   (`exampleSDID@32473.iut`); escapes (`\"`, `\\`, `\]`) are removed.
+/// - Tag: the text before the first `[` or `:` within 64 bytes of the host, if it holds no `=` (so `kernel:`,
+///   `sshd[12]:`, `syslogd 1.4.1:` and `sshd(pam_unix)[5]:` are tags, `[UFW BLOCK] IN=…` is not).
+/// - Lines without any recognisable header are `bad_header`; an impossible date/time is `bad_timestamp` (the
+///   rest of the line is decoded). Blank lines and journal banners (`-- Logs begin at …`) are skipped.
+/// - Schema: one per family, and for `auth`/`syslog` one per program (up to 64 programs, then the generic
+///   `syslog` schema). A line of another schema than the previous one yields `.schemaChanged` first.
+/// - sshd/PAM: `outcome` is set only on decision lines (Accepted → success; Failed, Invalid user, PAM
+///   `authentication failure`, maximum attempts exceeded → failure), so follow-up lines of one attempt are not
+///   counted twice; `action` names every recognised message (`accepted`, `failed`, `invalid_user`, …).
+///   `invalid user X` / `illegal user X` in the user position set `invalid_user`. User captures end at the
+///   *last* ` from ` that still fits, so a user name cannot smuggle in another address.
+package final class SyslogDecoder: LineDecoder {
+    package private(set) var schema: Schema
+
+    private let clock: SyslogClock
+    private let maxLineLength: Int
+    private let extra: [String]
+    private var scratch: Scratch
+    private var caps = Captures()
+    private let sdTable: KeyTable?
+    private let keyBuf: UnsafeMutablePointer<UInt8>
+
+    private var familySchemas: [SyslogFamily: Schema] = [:]
+    private var programs: [(key: [UInt8], family: SyslogFamily, schema: Schema)] = []
+    private var currentFamily: SyslogFamily = .syslog
+
+    static let H = SyslogSchemas.headerCount
+
+    package init(fileName: String = "", requestedFields: Set<String> = [], maxLineLength: Int, context: DecoderContext = DecoderContext()) {
+        clock = SyslogClock(context: context)
+        self.maxLineLength = max(maxLineLength, 16)
+        scratch = Scratch(capacity: 4096 + self.maxLineLength)
+        keyBuf = .allocate(capacity: 1024)
+        var known = Set<String>()
+        for f in SyslogFamily.allCases {
+            let s = SyslogSchemas.schema(for: f, extra: [])
+            known.formUnion(s.index.keys)
+        }
+        extra = requestedFields.filter { !known.contains($0) && $0.utf8.count < 512 }.sorted()
+        for f in SyslogFamily.allCases { familySchemas[f] = SyslogSchemas.schema(for: f, extra: extra) }
+        sdTable = extra.isEmpty ? nil : KeyTable(extra.enumerated().map { ($0.element, $0.offset) })
+        schema = familySchemas[.syslog]!
+    }
+
+    deinit {
+        scratch.free()
+        caps.free()
+        keyBuf.deallocate()
+    }
+
+    // MARK: header
+
+    struct Header {
+        var pri = -1
+        var tsStart = 0, tsLen = 0
+        var time: Timestamp?
+        var badTime = false
+        var yearful = false
+        var hostStart = 0, hostLen = -1
+        var progStart = 0, progLen = -1
+        var pidStart = 0, pidLen = -1
+        var msgStart = 0, msgLen = 0
+        var msgidStart = 0, msgidLen = -1
+        var sdStart = 0, sdLen = -1
+    }
+
+    /// nil: not a syslog line.
+    func parseHeader(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int) -> Header? {
+        var h = Header()
+        var i = start
+        if i < n && p[i] == 60 {  // <PRI>
+            var j = i + 1
+            var v = 0
+            while j < n && j < i + 4 && isDigit(p[j]) { v = v * 10 + Int(p[j] - 48); j += 1 }
+            if j < n && p[j] == 62 && j > i + 1 && v <= 191 {
+                h.pri = v
+                i = j + 1
+                if i + 1 < n && p[i] == 49 && p[i + 1] == 32 { return parse5424(p, n, i + 2, h) }
+            }
+        }
+        while i < n && isSpace(p[i]) { i += 1 }
+        if i >= n { return h.pri >= 0 ? h : nil }
+        // timestamp
+        if let e = parseStamp(p, n, i, &h) {
+            i = e
+        } else if !isASAMarker(p + i, n - i) {
+            if h.pri < 0 { return nil }
+            h.msgStart = i
+            h.msgLen = n - i
+            return h
+        }
+        // cisco: optional zone word before ':' (`09:34:34 EDT: %ASA…`), or ':' right after the time
+        if h.yearful && i < n && p[i] == 32 {
+            var j = i + 1
+            while j < n && j < i + 7 && (p[j] &- 65) < 26 { j += 1 }
+            if j > i + 2 && j < n && p[j] == 58 { i = j }
+        }
+        if i < n && p[i] == 58 { i += 1 }
+        while i < n && isSpace(p[i]) { i += 1 }
+        // host
+        if i < n && !isASAMarker(p + i, n - i) && p[i] != 91 {
+            var j = i
+            while j < n && !isSpace(p[j]) { j += 1 }
+            if j - i == 1 && p[i] == 58 {
+                i = j  // lone ':'
+            } else if p[j - 1] != 58 || j == n {
+                // a token ending in ':' is a tag (no host); otherwise a host, unless nothing follows it
+                if j < n {
+                    h.hostStart = i
+                    h.hostLen = j - i
+                    i = j
+                }
+            }
+            while i < n && isSpace(p[i]) { i += 1 }
+            if i < n && p[i] == 58 && (i + 1 == n || isSpace(p[i + 1])) {  // `INT-FW01 : %ASA…`
+                i += 1
+                while i < n && isSpace(p[i]) { i += 1 }
+            }
+        }
+        // tag
+        if i < n && !isASAMarker(p + i, n - i) && p[i] != 91 {
+            var j = i
+            let limit = min(n, i + 64)
+            while j < limit && p[j] != 91 && p[j] != 58 && p[j] != 61 { j += 1 }
+            if j < limit && p[j] == 91 {
+                var k = j + 1
+                while k < n && k < j + 24 && p[k] != 93 { k += 1 }
+                if k < n && p[k] == 93 && (k + 1 == n || p[k + 1] == 58 || isSpace(p[k + 1])) {
+                    h.progStart = i
+                    h.progLen = trimmedEnd(p, i, j) - i
+                    h.pidStart = j + 1
+                    h.pidLen = k - j - 1
+                    i = k + 1
+                    if i < n && p[i] == 58 { i += 1 }
+                }
+            } else if j < limit && p[j] == 58 && (j + 1 == n || isSpace(p[j + 1])) && j > i {
+                h.progStart = i
+                h.progLen = trimmedEnd(p, i, j) - i
+                i = j + 1
+            }
+            if i < n && isSpace(p[i]) { i += 1 }
+        }
+        h.msgStart = i
+        h.msgLen = n - i
+        return h
+    }
+
+    @inline(__always) private func trimmedEnd(_ p: UnsafePointer<UInt8>, _ s: Int, _ e0: Int) -> Int {
+        var e = e0
+        while e > s && isSpace(p[e - 1]) { e -= 1 }
+        return e
+    }
+
+    @inline(__always) func isASAMarker(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        n > 5 && p[0] == 37 && p[4] == 45
+            && ((p[1] == 65 && p[2] == 83 && p[3] == 65) || (p[1] == 70 && p[2] == 84 && p[3] == 68)
+                || (p[1] == 80 && p[2] == 73 && p[3] == 88))
+    }
+
+    /// Parses a BSD (`Mmm dd [yyyy] HH:MM:SS[.frac]`) or RFC 3339 stamp at `i`; returns the index after it.
+    private func parseStamp(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ h: inout Header) -> Int? {
+        if i + 15 <= n && (p[i] | 0x20) >= 97 && (p[i] | 0x20) <= 122 && p[i + 3] == 32 {
+            let month = monthNumber(p + i)
+            if month == 0 { return nil }
+            var j = i + 4
+            if p[j] == 32 { j += 1 }
+            var day: Int64 = 0
+            let ds = j
+            while j < n && j < ds + 2 && isDigit(p[j]) { day = day * 10 + Int64(p[j] - 48); j += 1 }
+            if j == ds || j >= n || p[j] != 32 { return nil }
+            j += 1
+            var year: Int64 = -1
+            if j + 5 <= n && isDigit(p[j]) && isDigit(p[j + 1]) && isDigit(p[j + 2]) && isDigit(p[j + 3]) && p[j + 4] == 32 {
+                year = Int64(p[j] - 48) * 1000 + Int64(p[j + 1] - 48) * 100 + Int64(p[j + 2] - 48) * 10 + Int64(p[j + 3] - 48)
+                j += 5
+                h.yearful = true
+            }
+            guard j + 8 <= n, isDigit(p[j]), isDigit(p[j + 1]), p[j + 2] == 58, isDigit(p[j + 3]), isDigit(p[j + 4]),
+                  p[j + 5] == 58, isDigit(p[j + 6]), isDigit(p[j + 7]) else { return nil }
+            let hh = Int64(p[j] - 48) * 10 + Int64(p[j + 1] - 48)
+            let mm = Int64(p[j + 3] - 48) * 10 + Int64(p[j + 4] - 48)
+            let ss = Int64(p[j + 6] - 48) * 10 + Int64(p[j + 7] - 48)
+            j += 8
+            var nanos: Int64 = 0
+            if j < n && p[j] == 46 {
+                var k = j + 1
+                var scale: Int64 = 100_000_000
+                while k < n && isDigit(p[k]) {
+                    nanos += Int64(p[k] - 48) * scale
+                    scale /= 10
+                    k += 1
+                }
+                if k > j + 1 { j = k }
+            }
+            h.tsStart = i
+            h.tsLen = j - i
+            if day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+                h.badTime = true
+            } else {
+                let y = year >= 0 ? year : clock.year(forMonth: month)
+                h.time = clock.timestamp(year: y, month: month, day: day, secondOfDay: hh * 3600 + mm * 60 + ss, nanos: nanos)
+            }
+            return j
+        }
+        if i + 19 <= n && isDigit(p[i]) && isDigit(p[i + 3]) && p[i + 4] == 45 && p[i + 7] == 45
+            && (p[i + 10] == 84 || p[i + 10] == 116) {
+            var j = i + 11
+            while j < n && !isSpace(p[j]) { j += 1 }
+            h.tsStart = i
+            h.tsLen = j - i
+            h.time = isoTime(p + i, j - i)
+            if h.time == nil { h.badTime = true }
+            return j
+        }
+        return nil
+    }
+
+    /// RFC 3339 with or without zone (none: the configured zone).
+    private func isoTime(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
+        guard let t = parseISO8601(p, n) else { return nil }
+        var k = n - 1
+        if p[k] == 90 || p[k] == 122 { return t }
+        while k > 10 && p[k] != 43 && p[k] != 45 { k -= 1 }
+        if k > 10 { return t }
+        let local = t.seconds
+        return Timestamp(seconds: clock.zone.utc(fromLocal: local), nanos: t.nanoseconds - local * 1_000_000_000)
+    }
+
+    private func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, _ h0: Header) -> Header? {
+        var h = h0
+        var i = start
+        func token() -> (Int, Int)? {
+            if i >= n { return nil }
+            let s = i
+            while i < n && p[i] != 32 { i += 1 }
+            let r = (s, i - s)
+            if i < n { i += 1 }
+            return r
+        }
+        guard let ts = token(), let host = token(), let app = token(), let proc = token(), let mid = token() else {
+            return nil
+        }
+        if !(ts.1 == 1 && p[ts.0] == 45) {
+            h.tsStart = ts.0
+            h.tsLen = ts.1
+            h.time = isoTime(p + ts.0, ts.1)
+            if h.time == nil { h.badTime = true }
+        }
+        if !(host.1 == 1 && p[host.0] == 45) { h.hostStart = host.0; h.hostLen = host.1 }
+        if !(app.1 == 1 && p[app.0] == 45) { h.progStart = app.0; h.progLen = app.1 }
+        if !(proc.1 == 1 && p[proc.0] == 45) { h.pidStart = proc.0; h.pidLen = proc.1 }
+        if !(mid.1 == 1 && p[mid.0] == 45) { h.msgidStart = mid.0; h.msgidLen = mid.1 }
+        if i < n && p[i] == 45 {
+            i += 1
+        } else if i < n && p[i] == 91 {
+            let s = i
+            while i < n && p[i] == 91 {
+                i += 1
+                while i < n && p[i] != 93 {
+                    if p[i] == 34 {
+                        i += 1
+                        while i < n && p[i] != 34 { i += p[i] == 92 ? 2 : 1 }
+                    }
+                    i += 1
+                }
+                if i >= n { return nil }
+                i += 1
+            }
+            h.sdStart = s
+            h.sdLen = i - s
+        } else if i < n {
+            return nil
+        }
+        if i < n && p[i] == 32 { i += 1 }
+        if i + 3 <= n && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF { i += 3 }
+        h.msgStart = i
+        h.msgLen = n - i
+        return h
+    }
+
+    // MARK: family selection
+
+    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Schema) {
+        let m = p + h.msgStart
+        if isASAMarker(m, h.msgLen) || (h.progLen > 0 && isASAMarker(p + h.progStart, h.progLen)) {
+            return (.asa, familySchemas[.asa]!)
+        }
+        // program key: lower-cased, cut at '(' or '/'
+        var key = InlineArray<32, UInt8>(repeating: 0)
+        var kn = 0
+        if h.progLen > 0 {
+            let pp = p + h.progStart
+            while kn < h.progLen && kn < 32 {
+                let c = pp[kn]
+                if c == 40 || c == 47 { break }
+                key[kn] = Bytes.lower(c)
+                kn += 1
+            }
+        }
+        let isSSHD = kn >= 4 && key[0] == 115 && key[1] == 115 && key[2] == 104 && key[3] == 100
+            && (kn == 4 || key[4] == 45)
+        if isSSHD { return (.sshd, familySchemas[.sshd]!) }
+        let isKernel = kn == 6 && key[0] == 107 && key[1] == 101 && key[2] == 114 && key[3] == 110
+        if netfilterStart(m, h.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
+            return (.netfilter, familySchemas[.netfilter]!)
+        }
+        if kn == 0 { return (.syslog, familySchemas[.syslog]!) }
+        for e in programs where e.key.count == kn {
+            var same = true
+            for k in 0..<kn where e.key[k] != key[k] { same = false; break }
+            if same { return (e.family, e.schema) }
+        }
+        if programs.count >= 64 { return (.syslog, familySchemas[.syslog]!) }
+        var bytes: [UInt8] = []
+        for k in 0..<kn { bytes.append(key[k]) }
+        let name = String(decoding: bytes, as: UTF8.self)
+        let simple = bytes.allSatisfy { ($0 &- 97) < 26 || isDigit($0) || $0 == 45 || $0 == 95 || $0 == 46 }
+        let fam: SyslogFamily = SyslogSchemas.authPrograms.contains(name) ? .auth : .syslog
+        let s = simple ? SyslogSchemas.schema(for: fam, program: name, extra: extra) : familySchemas[.syslog]!
+        programs.append((bytes, simple ? fam : .syslog, s))
+        return (simple ? fam : .syslog, s)
+    }
+
+    private func isAuthKey(_ key: InlineArray<32, UInt8>, _ kn: Int) -> Bool {
+        var b: [UInt8] = []
+        for k in 0..<kn { b.append(key[k]) }
+        return SyslogSchemas.authPrograms.contains(String(decoding: b, as: UTF8.self))
+    }
+
+    // MARK: decode
+
+    package func decode(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome {
+        var n = count
+        while n > 0 && (line[n - 1] == 13 || line[n - 1] == 32 || line[n - 1] == 9 || line[n - 1] == 0) { n -= 1 }
+        if n > maxLineLength { return .malformed(.lineTooLong) }
+        var i = 0
+        if n >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF { i = 3 }
+        while i < n && isSpace(line[i]) { i += 1 }
+        if i == n { return .skipped }
+        if i + 3 <= n && line[i] == 45 && line[i + 1] == 45 && line[i + 2] == 32 { return .skipped }  // journal banner
+        guard let h = parseHeader(line, n, i) else { return .malformed(.badHeader) }
+        let (fam, target) = schemaFor(line, h)
+        if target !== schema {
+            schema = target
+            currentFamily = fam
+            return .schemaChanged
+        }
+        currentFamily = fam
+        let fc = schema.fieldCount
+        record.ensureCapacity(fc)
+        record.line = line
+        record.lineLength = n
+        record.reset(fieldCount: fc)
+        scratch.used = 0
+        let v = record.values
+        if h.tsLen > 0 { v[0] = FieldValue(base: line + h.tsStart, count: h.tsLen) }
+        if h.hostLen > 0 { v[1] = FieldValue(base: line + h.hostStart, count: h.hostLen) }
+        if h.progLen > 0 { v[2] = FieldValue(base: line + h.progStart, count: h.progLen) }
+        if h.pidLen > 0 { v[3] = FieldValue(base: line + h.pidStart, count: h.pidLen) }
+        v[4] = FieldValue(base: line + h.msgStart, count: h.msgLen)
+        if h.pri >= 0 {
+            if let f = scratch.decimal(Int64(h.pri >> 3)) { v[5] = f }
+            if let s = scratch.decimal(Int64(h.pri & 7)) { v[6] = s }
+        }
+        if h.msgidLen > 0 { v[7] = FieldValue(base: line + h.msgidStart, count: h.msgidLen) }
+        if h.sdLen > 0 {
+            v[8] = FieldValue(base: line + h.sdStart, count: h.sdLen)
+            if let t = sdTable { structuredData(t, line + h.sdStart, h.sdLen, v + (fc - extra.count)) }
+        }
+        let base = v + SyslogDecoder.H
+        let m = line + h.msgStart
+        switch fam {
+        case .sshd, .auth, .syslog:
+            SyslogMessages.auth(m, h.msgLen, base, &caps, sshd: fam == .sshd, program: h.progLen > 0 ? line + h.progStart : nil,
+                                programLength: h.progLen)
+        case .netfilter:
+            SyslogMessages.netfilter(m, h.msgLen, base, program: h.progLen > 0 ? line + h.progStart : nil, programLength: h.progLen)
+        case .asa:
+            let start = isASAMarker(m, h.msgLen) ? m : line + h.progStart
+            let len = isASAMarker(m, h.msgLen) ? h.msgLen : n - h.progStart
+            SyslogMessages.asa(start, len, base, &caps, &scratch)
+        }
+        record.timestamp = h.time
+        if h.badTime { return .malformed(.badTimestamp) }
+        return .event
+    }
+
+    /// Fills requested `SD-ID.param` fields from RFC 5424 structured data.
+    private func structuredData(_ t: KeyTable, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>) {
+        var i = 0
+        while i < n && p[i] == 91 {
+            i += 1
+            let idStart = i
+            while i < n && p[i] != 32 && p[i] != 93 { i += 1 }
+            let idLen = i - idStart
+            if idLen == 0 || idLen > 256 { return }
+            memcpy(keyBuf, p + idStart, idLen)
+            keyBuf[idLen] = 46
+            while i < n && p[i] == 32 {
+                i += 1
+                let ks = i
+                while i < n && p[i] != 61 && p[i] != 93 && p[i] != 32 { i += 1 }
+                let kl = i - ks
+                guard i + 1 < n, p[i] == 61, p[i + 1] == 34 else { return }
+                i += 2
+                let vs = i
+                var escaped = false
+                while i < n && p[i] != 34 {
+                    if p[i] == 92 { escaped = true; i += 1 }
+                    i += 1
+                }
+                if i >= n { return }
+                let vl = i - vs
+                i += 1
+                if kl > 0 && idLen + 1 + kl <= 1023 {
+                    memcpy(keyBuf + idLen + 1, p + ks, kl)
+                    let slot = t.lookup(keyBuf, idLen + 1 + kl)
+                    if slot >= 0 {
+                        if !escaped {
+                            out[slot] = FieldValue(base: p + vs, count: vl)
+                        } else if scratch.used + vl <= scratch.capacity {
+                            let o = scratch.base + scratch.used
+                            var w = 0
+                            var k = 0
+                            while k < vl {
+                                if p[vs + k] == 92 && k + 1 < vl { k += 1 }
+                                o[w] = p[vs + k]
+                                w += 1
+                                k += 1
+                            }
+                            scratch.used += w
+                            out[slot] = FieldValue(base: UnsafePointer(o), count: w)
+                        }
+                    }
+                }
+            }
+            guard i < n, p[i] == 93 else { return }
+            i += 1
+        }
+    }
+}
+
+/// Where a netfilter `LOG` payload starts: the `IN=` key at the start, after a space or after `]`.
+func netfilterStart(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+    var i = 0
+    let limit = min(n, 160)
+    while i + 3 < limit {
+        if p[i] == 73 && p[i + 1] == 78 && p[i + 2] == 61 && (i == 0 || p[i - 1] == 32 || p[i - 1] == 93) {
+            // must be followed by an OUT= key
+            var j = i + 3
+            while j < n && p[j] != 32 { j += 1 }
+            if j + 4 < n && p[j + 1] == 79 && p[j + 2] == 85 && p[j + 3] == 84 && p[j + 4] == 61 { return i }
+            return nil
+        }
+        if p[i] == 61 && i > 0 && p[i - 1] != 78 { return nil }  // another key=value before IN=
+        i += 1
+    }
+    return nil
+}
