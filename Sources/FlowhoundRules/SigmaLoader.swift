@@ -558,6 +558,11 @@ struct DocumentReader {
             error("bad_correlation", "'correlation' must be a mapping", at: location(node))
             return nil
         }
+        for k in map.keys {
+            if let s = k.string, !DocumentReader.correlationBlockKeys.contains(s) {
+                warning("unknown_key", "'\(s)' is not a correlation attribute; it is ignored", at: location(k))
+            }
+        }
         let typeText = string(map["type"], key: "type")
         guard let typeText, let type = SigmaCorrelation.CorrelationType(rawValue: typeText) else {
             let names = SigmaCorrelation.CorrelationType.allCases.map(\.rawValue)
@@ -566,8 +571,7 @@ struct DocumentReader {
             error("bad_correlation", m, at: location(map["type"] ?? node))
             return nil
         }
-        let rules = strings(map["rules"], key: "rules")
-        if rules.isEmpty { error("bad_correlation", "the correlation references no 'rules'", at: location(map["rules"] ?? node)) }
+        var rules = strings(map["rules"], key: "rules")
         let groupBy = strings(map["group-by"], key: "group-by")
         var span: Int64 = 0
         if let t = map["timespan"] ?? map["timeframe"] {
@@ -575,7 +579,7 @@ struct DocumentReader {
                 span = s
             } else {
                 error(
-                    "bad_timespan", "'\(t.scalar?.string ?? "?")' is not a timespan (a number and one of s m h d w M y)",
+                    "bad_timespan", "'\(t.scalar?.string ?? "?")' is not a timespan (a number above 0 and one of s m h d w M y)",
                     at: location(t))
             }
         } else {
@@ -583,33 +587,96 @@ struct DocumentReader {
         }
         var cond: [(op: SigmaCorrelation.Operator, value: Double)] = []
         var field: String?
+        var percentile: Double?
+        var expression: CorrelationExpression?
+        let ops = SigmaCorrelation.Operator.allCases.map(\.rawValue).joined(separator: ", ")
         if let c = map["condition"] {
             if let cm = c.mapping {
                 for (k, v) in cm {
                     guard let ks = k.string else { continue }
                     if ks == "field" {
-                        field = v.scalar?.string
+                        if let f = v.scalar?.string {
+                            field = f
+                        } else {
+                            error("bad_correlation", "'condition.field' must name one field", at: location(v))
+                        }
+                        continue
+                    }
+                    if ks == "percentile" {
+                        guard case .number(let d, _) = SigmaScalar(v).value, d >= 0, d <= 100 else {
+                            error("bad_correlation", "'percentile' needs a number from 0 to 100", at: location(v))
+                            continue
+                        }
+                        percentile = d
                         continue
                     }
                     guard let op = SigmaCorrelation.Operator(rawValue: ks) else {
-                        error("bad_correlation", "'\(ks)' is not a correlation condition operator (gt, gte, lt, lte, eq)", at: location(k))
+                        error("bad_correlation", "'\(ks)' is not a correlation condition operator (\(ops))", at: location(k))
                         continue
                     }
-                    guard let s = v.scalar, case .number(let d, _) = SigmaScalar(v).value else {
+                    guard case .number(let d, _) = SigmaScalar(v).value else {
                         error("bad_correlation", "'\(ks)' needs a number, not '\(v.scalar?.string ?? "?")'", at: location(v))
                         continue
                     }
-                    _ = s
                     cond.append((op, d))
                 }
+                if cond.isEmpty && !type.isTemporal {
+                    error("bad_correlation", "the correlation 'condition' needs an operator (\(ops))", at: location(c))
+                }
+                if cond.count > 2 {
+                    error("bad_correlation", "a correlation condition takes one operator, or two for a range", at: location(c))
+                }
+            } else if let text = c.scalar?.string, type.isTemporal {
+                if type == .temporalOrdered {
+                    error(
+                        "unsupported_correlation",
+                        "a boolean condition is supported for 'temporal' correlations only, not 'temporal_ordered'",
+                        at: location(c))
+                } else {
+                    do {
+                        expression = try CorrelationExpressionParser.parse(text)
+                    } catch {
+                        self.error("bad_correlation", "bad correlation condition: \(error.message)", at: location(c))
+                    }
+                }
             } else {
-                error("bad_correlation", "the correlation 'condition' must be a mapping such as {gte: 10}", at: location(c))
+                error(
+                    "bad_correlation",
+                    type.isTemporal
+                        ? "the correlation 'condition' must be a mapping such as {gte: 2} or a boolean expression over rule names"
+                        : "the correlation 'condition' must be a mapping such as {gte: 10}",
+                    at: location(c))
             }
-        } else if type != .temporal && type != .temporalOrdered {
+        } else if !type.isTemporal {
             error("bad_correlation", "a \(type.rawValue) correlation needs a 'condition'", at: location(node))
         }
-        if [.valueCount, .valueSum, .valueAvg, .valuePercentile].contains(type) && field == nil {
+        if let expression {
+            let refs = expression.references
+            if rules.isEmpty {
+                rules = refs
+            } else if let stray = refs.first(where: { !rules.contains($0) }) {
+                error("bad_correlation", "the condition names '\(stray)', which is not in 'rules'", at: location(map["condition"] ?? node))
+            }
+        }
+        if rules.isEmpty { error("bad_correlation", "the correlation references no 'rules'", at: location(map["rules"] ?? node)) }
+        if type.needsField && field == nil && map["condition"]?.mapping != nil {
             error("bad_correlation", "a \(type.rawValue) correlation needs 'condition.field'", at: location(map["condition"] ?? node))
+        }
+        switch type {
+        case .valuePercentile:
+            if percentile == nil {
+                error("bad_correlation", "a value_percentile correlation needs 'condition.percentile'", at: location(map["condition"] ?? node))
+            }
+        case .valueMedian:
+            if percentile != nil && percentile != 50 {
+                error("bad_correlation", "value_median is the 50th percentile; drop 'percentile'", at: location(map["condition"] ?? node))
+            }
+            percentile = 50
+        default:
+            if percentile != nil {
+                warning("unknown_key", "'percentile' applies to value_percentile only; it is ignored", at: location(map["condition"] ?? node))
+                percentile = nil
+            }
         }
         var aliases: [String: [String: String]] = [:]
         if let a = map["aliases"] {
@@ -635,8 +702,12 @@ struct DocumentReader {
         }
         return SigmaCorrelation(
             type: type, rules: rules, groupBy: groupBy, timespanSeconds: span, condition: cond, field: field,
-            aliases: aliases, generate: gen, location: location(node))
+            percentile: percentile, expression: expression, aliases: aliases, generate: gen, location: location(node))
     }
+
+    static let correlationBlockKeys: Set<String> = [
+        "type", "rules", "group-by", "timespan", "timeframe", "condition", "aliases", "generate",
+    ]
 }
 
 extension SigmaCorrelation {

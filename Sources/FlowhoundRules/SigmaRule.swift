@@ -243,24 +243,116 @@ package struct SigmaCorrelation: Sendable {
         case valueSum = "value_sum"
         case valueAvg = "value_avg"
         case valuePercentile = "value_percentile"
+        /// pySigma's extension: the 50th percentile.
+        case valueMedian = "value_median"
+
+        /// Types whose condition reads `condition.field`.
+        package var needsField: Bool {
+            switch self {
+            case .valueCount, .valueSum, .valueAvg, .valuePercentile, .valueMedian: true
+            case .eventCount, .temporal, .temporalOrdered: false
+            }
+        }
+
+        package var isTemporal: Bool { self == .temporal || self == .temporalOrdered }
     }
 
     package enum Operator: String, Sendable, CaseIterable {
-        case gt, gte, lt, lte, eq
+        case gt, gte, lt, lte, eq, neq
+
+        @inline(__always)
+        package func holds(_ metric: Double, _ value: Double) -> Bool {
+            switch self {
+            case .gt: metric > value
+            case .gte: metric >= value
+            case .lt: metric < value
+            case .lte: metric <= value
+            case .eq: metric == value
+            case .neq: metric != value
+            }
+        }
     }
 
     package var type: CorrelationType
-    /// Referenced rules, by id or name, in order.
+    /// Referenced rules or correlations, by id or name, in order. When `rules:` is omitted and `expression` is
+    /// set, the names the expression uses, in first-use order.
     package var rules: [String]
     package var groupBy: [String]
     /// Window length in seconds.
     package var timespanSeconds: Int64
-    /// Comparisons joined by AND (`gte: 10, lt: 100`); empty for temporal types without a condition.
+    /// Comparisons joined by AND (`gte: 10`, or the spec's range `gt: 1, lte: 5`); empty for temporal types
+    /// without a condition (then every referenced rule must appear) and when `expression` is set.
     package var condition: [(op: Operator, value: Double)]
-    /// The field counted/summed (`value_count`, `value_sum`, `value_avg`, `value_percentile`).
+    /// The field counted/summed/ranked (`value_*` types).
     package var field: String?
+    /// `condition.percentile` (0…100) for `value_percentile`; 50 for `value_median`.
+    package var percentile: Double?
+    /// An extended temporal condition (`condition: fw_block and not fw_allow`), `temporal` only.
+    package var expression: CorrelationExpression?
     /// `aliases`: alias → (rule id/name → field of that rule).
     package var aliases: [String: [String: String]]
     package var generate: Bool
     package var location: FileLocation
+
+    package init(
+        type: CorrelationType, rules: [String], groupBy: [String] = [], timespanSeconds: Int64,
+        condition: [(op: Operator, value: Double)] = [], field: String? = nil, percentile: Double? = nil,
+        expression: CorrelationExpression? = nil, aliases: [String: [String: String]] = [:], generate: Bool = false,
+        location: FileLocation
+    ) {
+        self.type = type
+        self.rules = rules
+        self.groupBy = groupBy
+        self.timespanSeconds = timespanSeconds
+        self.condition = condition
+        self.field = field
+        self.percentile = percentile
+        self.expression = expression
+        self.aliases = aliases
+        self.generate = generate
+        self.location = location
+    }
+}
+
+/// A boolean condition over referenced rule names (pySigma's extended temporal condition, also in the
+/// `update-correlation-cond` draft of the spec): `a and b and not c`, with `or` and parentheses.
+package indirect enum CorrelationExpression: Sendable, Equatable {
+    /// The rule (by the reference as written) has at least one event in the window.
+    case rule(String)
+    case not(CorrelationExpression)
+    case and([CorrelationExpression])
+    case or([CorrelationExpression])
+
+    /// Rule references in first-use order, without duplicates.
+    package var references: [String] {
+        var out: [String] = []
+        func walk(_ e: CorrelationExpression) {
+            switch e {
+            case .rule(let r): if !out.contains(r) { out.append(r) }
+            case .not(let x): walk(x)
+            case .and(let xs), .or(let xs): xs.forEach(walk)
+            }
+        }
+        walk(self)
+        return out
+    }
+
+    /// True when some rule appears under a `not` (its absence is then decided looking forward).
+    package var hasNegation: Bool {
+        switch self {
+        case .rule: false
+        case .not: true
+        case .and(let xs), .or(let xs): xs.contains { $0.hasNegation }
+        }
+    }
+
+    /// Evaluates with `present(reference)` telling whether that rule has an event in the window.
+    package func evaluate(_ present: (String) -> Bool) -> Bool {
+        switch self {
+        case .rule(let r): present(r)
+        case .not(let x): !x.evaluate(present)
+        case .and(let xs): xs.allSatisfy { $0.evaluate(present) }
+        case .or(let xs): xs.contains { $0.evaluate(present) }
+        }
+    }
 }

@@ -1,0 +1,294 @@
+import FlowhoundCore
+import FlowhoundRules
+
+/// A FIFO with random access and amortised O(1) removal at the front.
+struct Deque<Element> {
+    private(set) var storage: [Element] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+    var first: Element? { isEmpty ? nil : storage[head] }
+    var last: Element? { isEmpty ? nil : storage[storage.count - 1] }
+
+    subscript(i: Int) -> Element {
+        get { storage[head + i] }
+        set { storage[head + i] = newValue }
+    }
+
+    mutating func append(_ e: Element) { storage.append(e) }
+
+    mutating func insert(_ e: Element, at i: Int) { storage.insert(e, at: head + i) }
+
+    @discardableResult
+    mutating func removeFirst() -> Element {
+        let e = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: storage.capacity <= 1024)
+            head = 0
+        } else if head >= 256 && head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return e
+    }
+
+    mutating func removeAll() {
+        storage.removeAll()
+        head = 0
+    }
+
+    /// First index whose key is >= `value` (keys ascending).
+    func lowerBound(_ value: Int64, _ key: (Element) -> Int64) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if key(storage[head + mid]) < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// First index whose key is > `value` (keys ascending).
+    func upperBound(_ value: Int64, _ key: (Element) -> Int64) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if key(storage[head + mid]) <= value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// One event inside a correlation window.
+struct WindowEntry {
+    var time: Int64
+    var source: Int32
+    /// `condition.field` as a number (value_sum/avg/percentile/median), NaN when absent or not a number.
+    var number: Double
+    /// `condition.field` folded (value_count), nil when absent.
+    var value: String?
+}
+
+/// A line remembered as possible evidence of a group's next finding.
+struct EvidenceItem {
+    var time: Int64
+    var source: Int32
+    var evidence: Evidence
+    var entities: EventEntities?
+}
+
+/// An open finding: one burst of qualifying window ends of a group.
+struct Burst {
+    var finding: Finding
+    var firstFired: Int64
+    var lastFired: Int64
+    /// Qualifying window ends merged into the finding.
+    var windows: Int
+    var firstMetric: Double
+    var entitiesKnown: Bool
+}
+
+/// The window state of one group of one correlation.
+final class CorrelationGroup {
+    let key: String
+    let display: [String: String]
+    let format: String
+    /// Slot bookkeeping for the engine (LRU links, generation for timers).
+    var prev: Int32 = -1
+    var next: Int32 = -1
+    var generation: UInt32 = 0
+    var slot: Int32 = -1
+
+    /// Events sorted by time, retained back to `newest - span - tolerance`.
+    var entries = Deque<WindowEntry>()
+    /// Index in `entries` of the first event of the window ending at `newest` (the incrementally kept window).
+    var windowStart = 0
+    var newest = Int64.min
+
+    // incremental aggregates over entries[windowStart...]
+    var distinct: [String: Int32] = [:]
+    var sum = 0.0
+    var numbers = 0
+    var sorted: [Double] = []
+
+    /// temporal types: times per source, sorted.
+    var sourceTimes: [Deque<Int64>]
+    /// Forward (absence) windows not yet decided: (start, source of the anchoring event).
+    var anchors = Deque<(time: Int64, source: Int32)>()
+
+    /// Most recent lines (arrival order, bounded) and, for temporal types, the latest line per source.
+    var recent = Deque<EvidenceItem>()
+    var latestPerSource: [EvidenceItem?]
+
+    var burst: Burst?
+    /// Due time of this group's live timer entry, if any.
+    var timerDue: Int64?
+
+    init(key: String, display: [String: String], format: String, sources: Int, temporal: Bool) {
+        self.key = key
+        self.display = display
+        self.format = format
+        sourceTimes = temporal ? Array(repeating: Deque(), count: sources) : []
+        latestPerSource = temporal ? Array(repeating: nil, count: sources) : []
+    }
+
+    var isIdle: Bool { burst == nil && anchors.isEmpty }
+}
+
+extension CorrelationGroup {
+    // MARK: aggregates
+
+    func addToAggregates(_ e: WindowEntry, _ def: CorrelationDefinition) {
+        if let v = e.value { distinct[v, default: 0] += 1 }
+        if !e.number.isNaN {
+            sum += e.number
+            numbers += 1
+            if def.tracksSorted { sorted.insert(e.number, at: Self.insertionIndex(sorted, e.number)) }
+        }
+    }
+
+    func removeFromAggregates(_ e: WindowEntry, _ def: CorrelationDefinition) {
+        if let v = e.value, let n = distinct[v] {
+            if n <= 1 { distinct[v] = nil } else { distinct[v] = n - 1 }
+        }
+        if !e.number.isNaN {
+            numbers -= 1
+            if numbers == 0 { sum = 0 } else { sum -= e.number }
+            if def.tracksSorted {
+                let i = Self.insertionIndex(sorted, e.number) - 1
+                if i >= 0 && i < sorted.count && sorted[i] == e.number { sorted.remove(at: i) }
+            }
+        }
+    }
+
+    static func insertionIndex(_ a: [Double], _ x: Double) -> Int {
+        var lo = 0, hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] <= x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Linear interpolation between the two nearest ranks (position `p/100 · (n−1)` in the sorted values),
+    /// the method of pySigma's sqlite backend: [10, 1000] gives 505 at p50 and 901 at p90.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
+        guard !sorted.isEmpty else { return nil }
+        let pos = p / 100 * Double(sorted.count - 1)
+        let lo = Int(pos.rounded(.down))
+        let frac = pos - Double(lo)
+        if lo + 1 >= sorted.count { return sorted[sorted.count - 1] }
+        return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo])
+    }
+
+    // MARK: metrics
+
+    /// Whether `source` has an event in [lo, hi].
+    func present(_ source: Int, _ lo: Int64, _ hi: Int64) -> Bool {
+        guard source >= 0 && source < sourceTimes.count else { return false }
+        let t = sourceTimes[source]
+        let i = t.lowerBound(lo) { $0 }
+        return i < t.count && t[i] <= hi
+    }
+
+    /// The metric of the window [hi − span, hi]; nil when undefined (no numeric values for an aggregate).
+    /// `incremental` uses the aggregates kept for the window ending at `newest` (valid only when hi == newest).
+    func metric(endingAt hi: Int64, _ def: CorrelationDefinition, incremental: Bool) -> Double? {
+        let lo = hi &- def.span
+        switch def.type {
+        case .eventCount:
+            return Double(entries.upperBound(hi) { $0.time } - entries.lowerBound(lo) { $0.time })
+        case .temporal:
+            if let e = def.expression { return e.evaluate { present($0, lo, hi) } ? 1 : 0 }
+            var n = 0
+            for s in 0..<def.sources.count where present(s, lo, hi) { n += 1 }
+            return Double(n)
+        case .temporalOrdered:
+            // longest prefix of the listed order found with strictly increasing times inside the window
+            var after = lo &- 1
+            var n = 0
+            for src in def.positions {
+                let t = sourceTimes[src]
+                let i = t.upperBound(after) { $0 }
+                guard i < t.count, t[i] <= hi else { break }
+                after = t[i]
+                n += 1
+            }
+            return Double(n)
+        case .valueCount, .valueSum, .valueAvg, .valuePercentile, .valueMedian:
+            if incremental { return aggregateMetric(def) }
+            return scanMetric(lo, hi, def)
+        }
+    }
+
+    private func aggregateMetric(_ def: CorrelationDefinition) -> Double? {
+        switch def.type {
+        case .valueCount: return Double(distinct.count)
+        case .valueSum: return numbers > 0 ? sum : nil
+        case .valueAvg: return numbers > 0 ? sum / Double(numbers) : nil
+        case .valuePercentile, .valueMedian: return Self.percentile(sorted, def.percentile)
+        default: return nil
+        }
+    }
+
+    /// Recomputes a value metric from the retained events (used for the windows of late events).
+    private func scanMetric(_ lo: Int64, _ hi: Int64, _ def: CorrelationDefinition) -> Double? {
+        let from = entries.lowerBound(lo) { $0.time }
+        let to = entries.upperBound(hi) { $0.time }
+        var values = Set<String>()
+        var nums: [Double] = []
+        var s = 0.0
+        var i = from
+        while i < to {
+            let e = entries[i]
+            if let v = e.value { values.insert(v) }
+            if !e.number.isNaN {
+                s += e.number
+                nums.append(e.number)
+            }
+            i += 1
+        }
+        switch def.type {
+        case .valueCount: return Double(values.count)
+        case .valueSum: return nums.isEmpty ? nil : s
+        case .valueAvg: return nums.isEmpty ? nil : s / Double(nums.count)
+        case .valuePercentile, .valueMedian: return Self.percentile(nums.sorted(), def.percentile)
+        default: return nil
+        }
+    }
+
+    /// Events in [lo, hi] and the earliest of their times.
+    func eventsIn(_ lo: Int64, _ hi: Int64) -> (count: Int, earliest: Int64?) {
+        let from = entries.lowerBound(lo) { $0.time }
+        let to = entries.upperBound(hi) { $0.time }
+        return (max(0, to - from), to > from ? entries[from].time : nil)
+    }
+
+    /// Latest event time in [lo, hi].
+    func latestIn(_ lo: Int64, _ hi: Int64) -> Int64? {
+        let to = entries.upperBound(hi) { $0.time }
+        guard to > 0, entries[to - 1].time >= lo else { return nil }
+        return entries[to - 1].time
+    }
+
+    /// Evidence for a finding opened for the window [lo, hi]: the latest line of each source first (so a
+    /// temporal finding shows every rule), then the most recent lines; at most `max`, in time order.
+    func evidence(_ lo: Int64, _ hi: Int64, max: Int) -> [EvidenceItem] {
+        var picked: [EvidenceItem] = []
+        func seen(_ e: EvidenceItem) -> Bool {
+            picked.contains { $0.evidence.line == e.evidence.line && $0.evidence.path == e.evidence.path && $0.evidence.byteOffset == e.evidence.byteOffset }
+        }
+        for case let item? in latestPerSource where item.time >= lo && item.time <= hi && picked.count < max {
+            if !seen(item) { picked.append(item) }
+        }
+        var i = recent.count - 1
+        while i >= 0 && picked.count < max {
+            let item = recent[i]
+            if item.time >= lo && item.time <= hi && !seen(item) { picked.append(item) }
+            i -= 1
+        }
+        picked.sort { ($0.time, $0.evidence.line) < ($1.time, $1.evidence.line) }
+        return picked
+    }
+}
