@@ -11,51 +11,72 @@ import FlowhoundCore
 /// - a capture at the very end takes the rest of the message; captures are trimmed of spaces at the end;
 /// - `{}` / `{+}` capture nothing.
 struct MessageTemplate {
-    enum Part {
-        case literal([UInt8])
-        case capture(Int, greedy: Bool)  // capture kind (-1 = skip)
+    /// A literal (`capture == -2`) or a capture (`capture` = kind, -1 = skip). Plain data: matching touches
+    /// no reference counts.
+    struct Part {
+        var literal: UnsafePointer<UInt8>
+        var literalCount: Int
+        var capture: Int
+        var greedy: Bool
+        var isLiteral: Bool { capture == -2 }
     }
 
-    let parts: [Part]
-    /// The leading literal (quick rejection), empty when the pattern starts with a capture.
-    let head: [UInt8]
+    /// Parts live for the process (templates are static tables).
+    let parts: UnsafeBufferPointer<Part>
+    /// The leading literal up to its first space (quick rejection); count 0 when the pattern starts with a capture.
+    let head: UnsafePointer<UInt8>
+    let headCount: Int
     /// Caller's payload: index into its rule table.
     let tag: Int
 
     init(_ pattern: String, kinds: [String: Int], tag: Int) {
-        var parts: [Part] = []
+        var raw: [(lit: [UInt8]?, cap: Int, greedy: Bool)] = []
         var lit: [UInt8] = []
         let b = Array(pattern.utf8)
         var i = 0
         while i < b.count {
             if b[i] == 123, let close = b[i...].firstIndex(of: 125) {  // {name}
-                if !lit.isEmpty { parts.append(.literal(lit)); lit = [] }
+                if !lit.isEmpty { raw.append((lit, -2, false)); lit = [] }
                 var name = String(decoding: b[(i + 1)..<close], as: UTF8.self)
                 let greedy = name.hasSuffix("+")
                 if greedy { name.removeLast() }
                 let kind = name.isEmpty ? -1 : kinds[name]
                 precondition(kind != nil, "unknown capture \(name) in \(pattern)")
-                parts.append(.capture(kind!, greedy: greedy))
+                raw.append((nil, kind!, greedy))
                 i = close + 1
             } else {
                 lit.append(b[i])
                 i += 1
             }
         }
-        if !lit.isEmpty { parts.append(.literal(lit)) }
-        for k in 0..<parts.count - 1 {
-            if case .capture = parts[k], case .capture = parts[k + 1] { preconditionFailure("adjacent captures: \(pattern)") }
+        if !lit.isEmpty { raw.append((lit, -2, false)) }
+        for k in 0..<raw.count - 1 where raw[k].lit == nil && raw[k + 1].lit == nil {
+            preconditionFailure("adjacent captures: \(pattern)")
         }
-        self.parts = parts
-        if case .literal(let l)? = parts.first {
-            var h: [UInt8] = []
-            for c in l { if c == 32 { break }; h.append(c) }
-            head = h
+        let buf = UnsafeMutableBufferPointer<Part>.allocate(capacity: raw.count)
+        for (k, r) in raw.enumerated() {
+            if let l = r.lit {
+                let p = UnsafeMutablePointer<UInt8>.allocate(capacity: l.count)
+                p.initialize(from: l, count: l.count)
+                buf[k] = Part(literal: UnsafePointer(p), literalCount: l.count, capture: -2, greedy: false)
+            } else {
+                buf[k] = Part(literal: UnsafePointer(bitPattern: 1)!, literalCount: 0, capture: r.cap, greedy: r.greedy)
+            }
+        }
+        parts = UnsafeBufferPointer(buf)
+        if let f = parts.first, f.isLiteral {
+            var h = 0
+            while h < f.literalCount && f.literal[h] != 32 { h += 1 }
+            head = f.literal
+            headCount = h
         } else {
-            head = []
+            head = UnsafePointer(bitPattern: 1)!
+            headCount = 0
         }
         self.tag = tag
     }
+
+    var firstByte: UInt8? { headCount > 0 ? head[0] : nil }
 }
 
 /// Capture results of one match: kind, start, length (start/length relative to the message).
@@ -81,17 +102,12 @@ struct Captures {
 
 enum TemplateMatcher {
     /// Tries `t` against the message; on success `caps` holds the named captures.
+    @inline(__always)
     static func match(_ t: MessageTemplate, _ p: UnsafePointer<UInt8>, _ n: Int, _ caps: inout Captures) -> Bool {
-        if !t.head.isEmpty {
-            if t.head.count > n || t.head.withUnsafeBufferPointer({ memcmp(p, $0.baseAddress!, t.head.count) }) != 0 {
-                return false
-            }
-        }
+        if t.headCount > 0 && (t.headCount > n || memcmp(p, t.head, t.headCount) != 0) { return false }
         caps.count = 0
         var budget = 64
-        return t.parts.withUnsafeBufferPointer { parts in
-            matchFrom(parts, 0, p, n, 0, &caps, &budget)
-        }
+        return matchFrom(t.parts, 0, p, n, 0, &caps, &budget)
     }
 
     private static func matchFrom(
@@ -101,40 +117,40 @@ enum TemplateMatcher {
         var k = k0
         var pos = pos0
         while k < parts.count {
-            switch parts[k] {
-            case .literal(let l):
-                guard let np = matchLiteral(l, p, n, pos) else { return false }
+            let part = parts[k]
+            if part.isLiteral {
+                guard let np = matchLiteral(part, p, n, pos) else { return false }
                 pos = np
                 k += 1
-            case .capture(let kind, let greedy):
-                if k + 1 == parts.count {
-                    var end = n
-                    while end > pos && isSpace(p[end - 1]) { end -= 1 }
-                    record(&caps, kind, pos, end - pos)
-                    return true
-                }
-                guard case .literal(let l) = parts[k + 1] else { return false }
-                if !greedy {
-                    guard let at = find(l, p, n, pos) else { return false }
-                    record(&caps, kind, pos, trimmedLength(p, pos, at))
-                    pos = at
-                    k += 1
-                    continue
-                }
-                // greedy: last occurrence first, backtracking over earlier ones
-                var limit = n
-                let saved = caps.count
-                while let at = findLast(l, p, limit, pos) {
-                    budget -= 1
-                    if budget < 0 { return false }
-                    caps.count = saved
-                    record(&caps, kind, pos, trimmedLength(p, pos, at))
-                    if matchFrom(parts, k + 1, p, n, at, &caps, &budget) { return true }
-                    limit = at + l.count - 1
-                }
-                caps.count = saved
-                return false
+                continue
             }
+            if k + 1 == parts.count {
+                var end = n
+                while end > pos && isSpace(p[end - 1]) { end -= 1 }
+                record(&caps, part.capture, pos, end - pos)
+                return true
+            }
+            let l = parts[k + 1]
+            if !part.greedy {
+                guard let at = find(l, p, n, pos) else { return false }
+                record(&caps, part.capture, pos, trimmedLength(p, pos, at))
+                pos = at
+                k += 1
+                continue
+            }
+            // greedy: last occurrence first, backtracking over earlier ones
+            var limit = n
+            let saved = caps.count
+            while let at = findLast(l, p, limit, pos) {
+                budget -= 1
+                if budget < 0 { return false }
+                caps.count = saved
+                record(&caps, part.capture, pos, trimmedLength(p, pos, at))
+                if matchFrom(parts, k + 1, p, n, at, &caps, &budget) { return true }
+                limit = at + l.literalCount - 1
+            }
+            caps.count = saved
+            return false
         }
         return true
     }
@@ -155,9 +171,11 @@ enum TemplateMatcher {
 
     /// Matches a literal at `pos`; a space matches a run of spaces/tabs. Returns the position after it.
     @inline(__always)
-    private static func matchLiteral(_ l: [UInt8], _ p: UnsafePointer<UInt8>, _ n: Int, _ pos: Int) -> Int? {
+    private static func matchLiteral(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ pos: Int) -> Int? {
         var i = pos
-        for c in l {
+        let lp = l.literal
+        for j in 0..<l.literalCount {
+            let c = lp[j]
             if c == 32 {
                 if i >= n || !isSpace(p[i]) { return nil }
                 while i < n && isSpace(p[i]) { i += 1 }
@@ -170,16 +188,17 @@ enum TemplateMatcher {
     }
 
     @inline(__always)
-    private static func find(_ l: [UInt8], _ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int) -> Int? {
+    private static func find(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int) -> Int? {
         if from >= n { return nil }
-        return l.withUnsafeBufferPointer { lb in Bytes.find(p + from, n - from, lb.baseAddress!, lb.count).map { $0 + from } }
+        return Bytes.find(p + from, n - from, l.literal, l.literalCount).map { $0 + from }
     }
 
     /// Last start position `s >= from` with the literal fully inside `p[..<limit]`.
-    private static func findLast(_ l: [UInt8], _ p: UnsafePointer<UInt8>, _ limit: Int, _ from: Int) -> Int? {
-        var s = limit - l.count
+    private static func findLast(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ limit: Int, _ from: Int) -> Int? {
+        var s = limit - l.literalCount
+        let f = l.literal[0]
         while s >= from {
-            if p[s] == l[0] && l.withUnsafeBufferPointer({ memcmp(p + s, $0.baseAddress!, l.count) == 0 }) { return s }
+            if p[s] == f && memcmp(p + s, l.literal, l.literalCount) == 0 { return s }
             s -= 1
         }
         return nil

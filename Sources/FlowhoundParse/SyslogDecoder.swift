@@ -183,7 +183,11 @@ package final class SyslogDecoder: LineDecoder {
     private let keyBuf: UnsafeMutablePointer<UInt8>
 
     private var familySchemas: [SyslogFamily: Schema] = [:]
+    private let asaSchema: Schema, sshdSchema: Schema, netfilterSchema: Schema, genericSchema: Schema
     private var programs: [(key: [UInt8], family: SyslogFamily, schema: Schema)] = []
+    /// Program keys as 32-byte rows (zero padded) for a retain-free lookup.
+    private let programKeys: UnsafeMutablePointer<UInt8>
+    private let programKeyLengths: UnsafeMutablePointer<Int>
     private var currentFamily: SyslogFamily = .syslog
 
     static let H = SyslogSchemas.headerCount
@@ -202,9 +206,19 @@ package final class SyslogDecoder: LineDecoder {
         for f in SyslogFamily.allCases { familySchemas[f] = SyslogSchemas.schema(for: f, extra: extra) }
         sdTable = extra.isEmpty ? nil : KeyTable(extra.enumerated().map { ($0.element, $0.offset) })
         schema = familySchemas[.syslog]!
+        asaSchema = familySchemas[.asa]!
+        sshdSchema = familySchemas[.sshd]!
+        netfilterSchema = familySchemas[.netfilter]!
+        genericSchema = familySchemas[.syslog]!
+        programKeys = .allocate(capacity: 64 * 32)
+        programKeys.initialize(repeating: 0, count: 64 * 32)
+        programKeyLengths = .allocate(capacity: 64)
+        programKeyLengths.initialize(repeating: -1, count: 64)
     }
 
     deinit {
+        programKeys.deallocate()
+        programKeyLengths.deallocate()
         scratch.free()
         caps.free()
         keyBuf.deallocate()
@@ -445,7 +459,7 @@ package final class SyslogDecoder: LineDecoder {
     private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Schema) {
         let m = p + h.msgStart
         if isASAMarker(m, h.msgLen) || (h.progLen > 0 && isASAMarker(p + h.progStart, h.progLen)) {
-            return (.asa, familySchemas[.asa]!)
+            return (.asa, asaSchema)
         }
         // program key: lower-cased, cut at '(' or '/'
         var key = InlineArray<32, UInt8>(repeating: 0)
@@ -461,24 +475,29 @@ package final class SyslogDecoder: LineDecoder {
         }
         let isSSHD = kn >= 4 && key[0] == 115 && key[1] == 115 && key[2] == 104 && key[3] == 100
             && (kn == 4 || key[4] == 45)
-        if isSSHD { return (.sshd, familySchemas[.sshd]!) }
+        if isSSHD { return (.sshd, sshdSchema) }
         let isKernel = kn == 6 && key[0] == 107 && key[1] == 101 && key[2] == 114 && key[3] == 110
         if netfilterStart(m, h.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
-            return (.netfilter, familySchemas[.netfilter]!)
+            return (.netfilter, netfilterSchema)
         }
-        if kn == 0 { return (.syslog, familySchemas[.syslog]!) }
-        for e in programs where e.key.count == kn {
-            var same = true
-            for k in 0..<kn where e.key[k] != key[k] { same = false; break }
-            if same { return (e.family, e.schema) }
+        if kn == 0 { return (.syslog, genericSchema) }
+        let found: Int = withUnsafeBytes(of: &key) { kb -> Int in
+            let kp = kb.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            for e in 0..<programs.count where programKeyLengths[e] == kn && memcmp(programKeys + e * 32, kp, kn) == 0 {
+                return e
+            }
+            return -1
         }
-        if programs.count >= 64 { return (.syslog, familySchemas[.syslog]!) }
+        if found >= 0 { return (programs[found].family, programs[found].schema) }
+        if programs.count >= 64 { return (.syslog, genericSchema) }
         var bytes: [UInt8] = []
         for k in 0..<kn { bytes.append(key[k]) }
         let name = String(decoding: bytes, as: UTF8.self)
         let simple = bytes.allSatisfy { ($0 &- 97) < 26 || isDigit($0) || $0 == 45 || $0 == 95 || $0 == 46 }
         let fam: SyslogFamily = SyslogSchemas.authPrograms.contains(name) ? .auth : .syslog
         let s = simple ? SyslogSchemas.schema(for: fam, program: name, extra: extra) : familySchemas[.syslog]!
+        for k in 0..<kn { programKeys[programs.count * 32 + k] = bytes[k] }
+        programKeyLengths[programs.count] = kn
         programs.append((bytes, simple ? fam : .syslog, s))
         return (simple ? fam : .syslog, s)
     }

@@ -118,7 +118,7 @@ enum SyslogMessages {
     nonisolated(unsafe) static let authByFirstByte: [[Int]] = {
         var t = [[Int]](repeating: [], count: 256)
         for (i, r) in authRules.enumerated() {
-            if let f = r.template.head.first {
+            if let f = r.template.firstByte {
                 t[Int(f)].append(i)
             } else {
                 for b in 0..<256 { t[b].append(i) }
@@ -172,19 +172,67 @@ enum SyslogMessages {
             }
         }
         if n == 0 { return }
-        for idx in authByFirstByte[Int(p[0])] {
-            let r = authRules[idx]
-            if let only = r.only {
-                guard let program, only.count <= programLength,
-                      only.withUnsafeBufferPointer({ memcmp(program, $0.baseAddress!, only.count) == 0 }),
-                      only.count == programLength || program[only.count] == 40 || program[only.count] == 47
+        let table = authTable
+        let list = table.starts[Int(p[0])]
+        let end = table.starts[Int(p[0]) + 1]
+        var k = list
+        while k < end {
+            let idx = table.indices[k]
+            k += 1
+            let r = table.rules + idx
+            if r.pointee.onlyCount > 0 {
+                let oc = r.pointee.onlyCount
+                guard let program, oc <= programLength, memcmp(program, r.pointee.only, oc) == 0,
+                      oc == programLength || program[oc] == 40 || program[oc] == 47
                 else { continue }
             }
-            if !TemplateMatcher.match(r.template, p, n, &caps) { continue }
-            applyAuth(r, p, n, out, caps)
+            if !TemplateMatcher.match(r.pointee.template, p, n, &caps) { continue }
+            applyAuth(r.pointee, p, n, out, caps)
             return
         }
     }
+
+    /// The auth rules as plain memory (no reference counting per line): per first byte, a run of rule indices.
+    struct AuthTable: @unchecked Sendable {
+        struct Rule {
+            var template: MessageTemplate
+            var action: Word
+            var outcome: Word?
+            var sshEvent: Bool
+            var invalid: Bool
+            var only: UnsafePointer<UInt8>
+            var onlyCount: Int
+        }
+        let rules: UnsafeMutablePointer<Rule>
+        let starts: UnsafeMutablePointer<Int>  // 257 entries
+        let indices: UnsafeMutablePointer<Int>
+    }
+
+    static let authTable: AuthTable = {
+        let rules = UnsafeMutablePointer<AuthTable.Rule>.allocate(capacity: authRules.count)
+        for (i, r) in authRules.enumerated() {
+            var op = UnsafePointer<UInt8>(bitPattern: 1)!
+            var oc = 0
+            if let o = r.only {
+                let m = UnsafeMutablePointer<UInt8>.allocate(capacity: o.count)
+                m.initialize(from: o, count: o.count)
+                op = UnsafePointer(m)
+                oc = o.count
+            }
+            (rules + i).initialize(to: AuthTable.Rule(template: r.template, action: r.action, outcome: r.outcome,
+                                                      sshEvent: r.sshEvent, invalid: r.invalid, only: op, onlyCount: oc))
+        }
+        let starts = UnsafeMutablePointer<Int>.allocate(capacity: 257)
+        var flat: [Int] = []
+        for b in 0..<256 {
+            starts[b] = flat.count
+            flat += authByFirstByte[b]
+        }
+        starts[256] = flat.count
+        let idx = UnsafeMutablePointer<Int>.allocate(capacity: max(flat.count, 1))
+        idx.initialize(from: flat, count: flat.count)
+        return AuthTable(rules: rules, starts: starts, indices: idx)
+    }()
 
     private static let repeatedPrefix = Array("message repeated ".utf8)
     private static let timesPrefix = Array(" times: [".utf8)
@@ -193,7 +241,7 @@ enum SyslogMessages {
     private static let illegalUserPrefix = Array("illegal user ".utf8)
 
     private static func applyAuth(
-        _ r: AuthRule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
+        _ r: AuthTable.Rule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
     ) {
         out[AuthSlot.action] = r.action.value
         if let o = r.outcome { out[AuthSlot.outcome] = o.value }
@@ -252,7 +300,7 @@ enum SyslogMessages {
             }
         }
         out[AuthSlot.invalidUser] = invalid ? Word.true.value : Word.false.value
-        if !r.sshEvent && r.outcome == nil && r.only == nil && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
+        if !r.sshEvent && r.outcome == nil && r.onlyCount == 0 && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
     }
 
     private static let uidPrefix = Array("(uid=".utf8)
