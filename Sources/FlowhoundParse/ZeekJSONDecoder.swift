@@ -113,12 +113,27 @@ package final class ZeekJSONDecoder: LineDecoder {
     private var cache: [String: (Schema, KeyTable)] = [:]
     private let scratch: UnsafeMutablePointer<UInt8>
     private let keyBuf: UnsafeMutablePointer<UInt8>
+    // Sparse decoding (`decodeOnly`): wanted flag per slot, their number (-1: every slot), when to stop.
+    private var wantedFlags: UnsafeMutablePointer<UInt8>
+    private var wantedCount = -1
+    private var stopAfter = 0
+    private var lastValues: UnsafeMutablePointer<FieldValue>?
+    private var lastWasSparse = false
+    /// `_path"` (searched from its rarer first byte; any `"_path"` key contains it).
+    private static let pathKeyBytes: [UInt8] = Array("_path\"".utf8)
+    nonisolated(unsafe) private static let pathKey: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: pathKeyBytes.count)
+        p.initialize(from: pathKeyBytes, count: pathKeyBytes.count)
+        return UnsafePointer(p)
+    }()
+    private static let pathKeyCount = 6
 
     package init(fileName: String, requestedFields: Set<String>, maxLineLength: Int) {
         requested = requestedFields
         self.maxLineLength = max(maxLineLength, 16)
         scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
         keyBuf = .allocate(capacity: self.maxLineLength + 64)
+        wantedFlags = .allocate(capacity: 1)
         fileType = zeekLogType(fileName: fileName)
         let (s, t) = ZeekJSONDecoder.build(logType: fileType, requested: requestedFields)
         schema = s
@@ -134,6 +149,39 @@ package final class ZeekJSONDecoder: LineDecoder {
     deinit {
         scratch.deallocate()
         keyBuf.deallocate()
+        wantedFlags.deallocate()
+    }
+
+    /// Restricts decoding to `slots` of the current schema (nil: every slot, the default).
+    ///
+    /// With a restriction only those slots get values (every other slot is absent) and the scan stops once they
+    /// are all found, unless a `_path` key may still follow. The timestamp and `_path` are always decoded. The
+    /// restriction ends when the schema changes (`.schemaChanged`): set it again for the new schema. Use
+    /// `decodeAllFields` for a full record of a line decoded sparsely (e.g. when a rule matched).
+    package func decodeOnly(slots: [Int]?) {
+        guard let slots else {
+            wantedCount = -1
+            return
+        }
+        var valid = Set(slots.filter { $0 >= 0 && $0 < fieldCount })
+        if tsSlot >= 0 { valid.insert(tsSlot) }
+        if pathSlot >= 0 { valid.insert(pathSlot) }
+        wantedFlags.deallocate()
+        wantedFlags = .allocate(capacity: max(fieldCount, 1))
+        wantedFlags.initialize(repeating: 0, count: max(fieldCount, 1))
+        for v in valid { wantedFlags[v] = 1 }
+        wantedCount = valid.count
+        lastWasSparse = false
+    }
+
+    /// Decodes a line with every slot, ignoring `decodeOnly` (same outcome as `decode` for that line).
+    package func decodeAllFields(
+        _ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord
+    ) -> DecodeOutcome {
+        let saved = wantedCount
+        wantedCount = -1
+        defer { wantedCount = saved }
+        return decode(line, count, into: &record)
     }
 
     static func build(logType: String, requested: Set<String>) -> (Schema, KeyTable) {
@@ -177,6 +225,7 @@ package final class ZeekJSONDecoder: LineDecoder {
         tsSlot = schema.slot(.timestamp) ?? -1
         pathSlot = schema.slot("_path") ?? -1
         typeBytes = Array(logType.utf8)
+        wantedCount = -1
     }
 
     // MARK: decoding
@@ -192,7 +241,17 @@ package final class ZeekJSONDecoder: LineDecoder {
         record.ensureCapacity(fieldCount)
         record.line = line
         record.lineLength = n
-        record.reset(fieldCount: fieldCount)
+        record.timestamp = nil
+        let sparse = wantedCount >= 0
+        if !sparse || !lastWasSparse || lastValues != record.values {
+            record.reset(fieldCount: fieldCount)
+        } else {
+            // only wanted slots can hold values of the previous line
+            for k in 0..<fieldCount where wantedFlags[k] != 0 { record.values[k] = .absent }
+        }
+        lastValues = record.values
+        lastWasSparse = sparse
+        stopAfter = sparse ? wantedCount : fieldCount
         var scratchPos = 0
         var found = 0
         let t = table
@@ -245,6 +304,42 @@ package final class ZeekJSONDecoder: LineDecoder {
 
     @inline(__always) private static func isWS(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
 
+    /// Index of the quote closing a string whose first byte is `p[k]` (or `n` when it never closes); sets
+    /// `escaped` when a backslash occurs. Eight bytes per step while a whole word fits in the line.
+    @inline(__always)
+    static func stringEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, _ escaped: inout Bool) -> Int {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let quotes: UInt64 = 0x2222_2222_2222_2222
+        let slashes: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
+        let raw = UnsafeRawPointer(p)
+        var k = start
+        while k &+ 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            let q = w ^ quotes, b = w ^ slashes
+            // high bit set exactly where a byte of q (or b) is zero
+            let m = ~((((q & low7) &+ low7) | q) | low7) | ~((((b & low7) &+ low7) | b) | low7)
+            if m == 0 {
+                k &+= 8
+                continue
+            }
+            k &+= m.trailingZeroBitCount >> 3
+            if p[k] == 34 { return k }
+            escaped = true
+            k &+= 2
+        }
+        while k < n {
+            let d = p[k]
+            if d == 34 { return k }
+            if d == 92 {
+                escaped = true
+                k &+= 2
+            } else {
+                k &+= 1
+            }
+        }
+        return n
+    }
+
     /// 0 = malformed, 1 = object closed, 2 = stopped early (every slot found).
     private func parseObject(
         _ table: KeyTable, _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ prefixLen: Int, _ depth: Int,
@@ -257,13 +352,8 @@ package final class ZeekJSONDecoder: LineDecoder {
             if p[i] == 125 { i += 1; return 1 }
             if p[i] != 34 { return 0 }
             let ks = i + 1
-            var j = ks
             var keyEscaped = false
-            while j < n {
-                let c = p[j]
-                if c == 34 { break }
-                if c == 92 { keyEscaped = true; j += 2 } else { j += 1 }
-            }
+            let j = Self.stringEnd(p, ks, n, &keyEscaped)
             if j >= n { return 0 }
             let klen = j - ks
             i = j + 1
@@ -280,17 +370,13 @@ package final class ZeekJSONDecoder: LineDecoder {
                     memcpy(keyBuf + prefixLen, p + ks, klen)
                     slot = table.lookup(keyBuf, prefixLen + klen)
                 }
+                if slot >= 0 && wantedCount >= 0 && wantedFlags[slot] == 0 { slot = -1 }
             }
             let c = p[i]
             if c == 34 {  // string
                 let vs = i + 1
-                var k = vs
                 var escaped = false
-                while k < n {
-                    let d = p[k]
-                    if d == 34 { break }
-                    if d == 92 { escaped = true; k += 2 } else { k += 1 }
-                }
+                let k = Self.stringEnd(p, vs, n, &escaped)
                 if k >= n { return 0 }
                 i = k + 1
                 if slot >= 0 {
@@ -339,7 +425,15 @@ package final class ZeekJSONDecoder: LineDecoder {
             if i >= n { return 0 }
             if p[i] == 44 {
                 i += 1
-                if depth == 0 && found >= fieldCount { return 2 }
+                if depth == 0 && found >= stopAfter {
+                    // Sparse: stop early unless a `_path` key may still follow (it can switch the log type).
+                    if wantedCount < 0 || pathSlot < 0 || values[pathSlot].base != nil
+                        || Bytes.find(p + i, n - i, Self.pathKey, Self.pathKeyCount) == nil
+                    {
+                        return 2
+                    }
+                    stopAfter = Int.max
+                }
                 continue
             }
             if p[i] == 125 { i += 1; return 1 }

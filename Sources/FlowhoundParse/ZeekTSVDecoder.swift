@@ -48,6 +48,12 @@ package final class ZeekTSVDecoder: LineDecoder {
 
     private static let kindOther: UInt8 = 0, kindList: UInt8 = 1, kindBool: UInt8 = 2
 
+    // Sparse decoding (`decodeOnly`): the slots to fill, and what the last call left in which record.
+    private var wanted: UnsafeMutablePointer<Int32>
+    private var wantedCount = -1  // -1: every slot
+    private var lastValues: UnsafeMutablePointer<FieldValue>?
+    private var lastWasSparse = false
+
     package init(fileName: String, maxLineLength: Int) {
         self.fileName = fileName
         self.maxLineLength = max(maxLineLength, 16)
@@ -56,6 +62,7 @@ package final class ZeekTSVDecoder: LineDecoder {
         markers = .allocate(capacity: 96)
         kindsCapacity = 64
         kinds = .allocate(capacity: kindsCapacity)
+        wanted = .allocate(capacity: 1)
         let lt = zeekLogType(fileName: fileName)
         schema = ZeekCatalog.schema(format: .zeekTSV, logType: lt, fields: [])
         storeMarkers()
@@ -66,6 +73,36 @@ package final class ZeekTSVDecoder: LineDecoder {
         scratch.deallocate()
         markers.deallocate()
         kinds.deallocate()
+        wanted.deallocate()
+    }
+
+    /// Restricts decoding to `slots` of the current schema (nil: every slot, the default).
+    ///
+    /// With a restriction, `decode` still splits and checks the whole line (field count, timestamp) but builds
+    /// values only for those slots; every other slot of the record is absent. The restriction ends when the
+    /// schema changes (`.schemaChanged`): set it again for the new schema. Use `decodeAllFields` to get a full
+    /// record for a line already decoded sparsely (e.g. when a rule matched and every field is wanted).
+    package func decodeOnly(slots: [Int]?) {
+        guard let slots else {
+            wantedCount = -1
+            return
+        }
+        let valid = Set(slots.filter { $0 >= 0 && $0 < fieldCount }).sorted()
+        wanted.deallocate()
+        lastWasSparse = false  // slots of an earlier restriction may still hold values: clear once
+        wanted = .allocate(capacity: max(valid.count, 1))
+        for (i, v) in valid.enumerated() { wanted[i] = Int32(v) }
+        wantedCount = valid.count
+    }
+
+    /// Decodes a data line with every slot, ignoring `decodeOnly` (same outcome as `decode` for that line).
+    package func decodeAllFields(
+        _ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord
+    ) -> DecodeOutcome {
+        let saved = wantedCount
+        wantedCount = -1
+        defer { wantedCount = saved }
+        return decode(line, count, into: &record)
     }
 
     private func storeMarkers() {
@@ -129,35 +166,27 @@ package final class ZeekTSVDecoder: LineDecoder {
         record.ensureCapacity(fieldCount)
         record.line = line
         record.lineLength = n
-        record.reset(fieldCount: fieldCount)
+        record.timestamp = nil
+        let sparse = wantedCount >= 0
+        if !sparse || !lastWasSparse || lastValues != record.values {
+            record.reset(fieldCount: fieldCount)
+        }
+        lastValues = record.values
+        lastWasSparse = sparse
         // Split: ends[k] = index just past field k.
         var nt = 0
         if sepLen == 1 {
-            // 8 bytes at a time: mark separator bytes exactly, then walk the marks.
+            // Branchless: store the position of every byte, advance the field counter only on a separator.
+            // ends[] has room for a whole line, so the stray stores past the last field are harmless.
             let sep = markers[0]
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-            let pattern = ones &* UInt64(sep)
-            let raw = UnsafeRawPointer(line)
+            let e = ends
             var i = 0
-            while i &+ 8 <= n {
-                let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
-                var m = ~((((x & low7) &+ low7) | x) | low7)  // high bit set exactly where x's byte is 0
-                while m != 0 {
-                    ends[nt] = Int32(truncatingIfNeeded: i &+ (m.trailingZeroBitCount >> 3))
-                    nt &+= 1
-                    m &= m &- 1
-                }
-                i &+= 8
-            }
             while i < n {
-                if line[i] == sep {
-                    ends[nt] = Int32(truncatingIfNeeded: i)
-                    nt &+= 1
-                }
+                e[nt] = Int32(truncatingIfNeeded: i)
+                nt &+= line[i] == sep ? 1 : 0
                 i &+= 1
             }
-            ends[nt] = Int32(truncatingIfNeeded: n)
+            e[nt] = Int32(truncatingIfNeeded: n)
         } else {
             var pos = 0
             while pos <= n - sepLen, let f = Bytes.find(line + pos, n - pos, markers, sepLen) {
@@ -169,58 +198,108 @@ package final class ZeekTSVDecoder: LineDecoder {
         }
         if nt + 1 != fieldCount { return .malformed(.fieldCount) }
 
+        var scratchPos = 0
+        let values = record.values
+        // First backslash of the line (fields ending before it need no `\xNN` look).
         let backslash: Int
         if let b = memchr(line, 92, n) {
             backslash = UnsafePointer<UInt8>(b.assumingMemoryBound(to: UInt8.self)) - line
         } else {
             backslash = n
         }
-        var scratchPos = 0
-        let values = record.values
-        let u0 = markers[64], uLen = unsetLen, eLen = emptyLen
-        let setByte: UInt8 = setLen == 1 ? markers[16] : rebuiltListSeparator
-        var start = 0
-        for k in 0..<fieldCount {
-            let end = Int(ends[k])
-            let len = end - start
-            let b = line + start
-            let kind = kinds[k]
-            defer { start = end + sepLen }
-            if len == uLen && b[0] == u0 && (uLen == 1 || memcmp(b, markers + 64, uLen) == 0) { continue }
-            if len == eLen && b[0] == markers[32] && memcmp(b, markers + 32, eLen) == 0 {
-                values[k] = FieldValue(base: b, count: 0, listSeparator: kind == Self.kindList ? setByte : 0)
-                continue
+        if sparse {
+            var tsDone = tsSlot < 0
+            for w in 0..<wantedCount {
+                let k = Int(wanted[w])
+                if k == tsSlot { tsDone = true }
+                let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
+                let end = Int(ends[k])
+                let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
+                values[k] = value(line + start, end - start, kinds[k], escaped: escaped, &scratchPos)
             }
-            let escaped = end > backslash && memchr(b, 92, len) != nil
-            if kind == Self.kindBool && len == 1 {
-                if b[0] == 84 { values[k] = StaticBytes.trueValue; continue }
-                if b[0] == 70 { values[k] = StaticBytes.falseValue; continue }
+            if !tsDone {
+                let k = tsSlot
+                let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
+                let end = Int(ends[k])
+                let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
+                return timestamp(value(line + start, end - start, kinds[k], escaped: escaped, &scratchPos), &record)
             }
-            if kind == Self.kindList {
-                if escaped || setLen != 1 {
-                    values[k] = rebuildList(b, len, &scratchPos)
-                } else {
-                    values[k] = FieldValue(base: b, count: len, listSeparator: setByte)
-                }
-            } else if escaped {
-                let out = scratch + scratchPos
-                let m = Self.unescape(b, len, into: out)
-                scratchPos += m
-                values[k] = FieldValue(base: UnsafePointer(out), count: m)
-            } else {
-                values[k] = FieldValue(base: b, count: len)
+        } else {
+            var start = 0
+            for k in 0..<fieldCount {
+                let end = Int(ends[k])
+                let len = end - start
+                let b = line + start
+                values[k] = value(b, len, kinds[k], escaped: end > backslash && memchr(b, 92, len) != nil, &scratchPos)
+                start = end + sepLen
             }
         }
-        if tsSlot >= 0 {
-            let v = values[tsSlot]
-            if let base = v.base, v.count > 0 {
-                guard let t = Bytes.parseEpoch(base, v.count) ?? parseISO8601(base, v.count) else {
-                    return .malformed(.badTimestamp)
-                }
+        if tsSlot >= 0 { return timestamp(values[tsSlot], &record) }
+        return .event
+    }
+
+    /// Zeek's usual `ssssssssss.uuuuuu` (10 + 6 digits) without a loop per digit; nil for any other shape.
+    @inline(__always)
+    static func parseZeekTime(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
+        if n != 17 || p[10] != 46 { return nil }
+        var secs: Int64 = 0
+        var frac: Int64 = 0
+        var bad: UInt8 = 0
+        for i in 0..<10 {
+            let d = p[i] &- 48
+            bad |= d > 9 ? 1 : 0
+            secs = secs &* 10 &+ Int64(d)
+        }
+        for i in 11..<17 {
+            let d = p[i] &- 48
+            bad |= d > 9 ? 1 : 0
+            frac = frac &* 10 &+ Int64(d)
+        }
+        if bad != 0 { return nil }
+        return Timestamp(nanoseconds: secs &* 1_000_000_000 &+ frac &* 1000)
+    }
+
+    @inline(__always)
+    private func timestamp(_ v: FieldValue, _ record: inout EventRecord) -> DecodeOutcome {
+        if let base = v.base, v.count > 0 {
+            if let t = Self.parseZeekTime(base, v.count) {
                 record.timestamp = t
+                return .event
             }
+            guard let t = Bytes.parseEpoch(base, v.count) ?? parseISO8601(base, v.count) else {
+                return .malformed(.badTimestamp)
+            }
+            record.timestamp = t
         }
         return .event
+    }
+
+    /// The value of one field's raw bytes (unset, empty, bool, list and `\xNN` rules applied).
+    @inline(__always)
+    private func value(
+        _ b: UnsafePointer<UInt8>, _ len: Int, _ kind: UInt8, escaped: Bool, _ scratchPos: inout Int
+    ) -> FieldValue {
+        let uLen = unsetLen
+        if len == uLen && b[0] == markers[64] && (uLen == 1 || memcmp(b, markers + 64, uLen) == 0) { return .absent }
+        if len == emptyLen && b[0] == markers[32] && memcmp(b, markers + 32, emptyLen) == 0 {
+            let setByte: UInt8 = setLen == 1 ? markers[16] : rebuiltListSeparator
+            return FieldValue(base: b, count: 0, listSeparator: kind == Self.kindList ? setByte : 0)
+        }
+        if kind == Self.kindBool && len == 1 {
+            if b[0] == 84 { return StaticBytes.trueValue }
+            if b[0] == 70 { return StaticBytes.falseValue }
+        }
+        if kind == Self.kindList {
+            if escaped || setLen != 1 { return rebuildList(b, len, &scratchPos) }
+            return FieldValue(base: b, count: len, listSeparator: markers[16])
+        }
+        if escaped {
+            let out = scratch + scratchPos
+            let m = Self.unescape(b, len, into: out)
+            scratchPos += m
+            return FieldValue(base: UnsafePointer(out), count: m)
+        }
+        return FieldValue(base: b, count: len, listSeparator: 0)
     }
 
     /// Splits a list on the raw set separator, unescapes each element, joins them with 0x1F in scratch.
@@ -364,6 +443,7 @@ package final class ZeekTSVDecoder: LineDecoder {
         }
         tsSlot = -1
         if let t = schema.slot(.timestamp), specs[t].type == .time { tsSlot = t }
+        wantedCount = -1
         haveSchema = true
         pendingFields = nil
         pendingTypes = nil

@@ -210,8 +210,9 @@ struct ScanSink: LineSink {
     let engine: DetectionEngine
     let requestedFields: Set<String>
     var decoder: (any LineDecoder)?
-    /// The same object as `decoder` when it is a Zeek TSV decoder (decoded sparsely).
+    /// The same object as `decoder` when it is a Zeek TSV / JSON decoder (called directly, decoded sparsely).
     var tsv: ZeekTSVDecoder?
+    var json: ZeekJSONDecoder?
     var compiled: CompiledRuleSet?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
@@ -255,6 +256,7 @@ struct ScanSink: LineSink {
             }
             decoder = d
             tsv = d as? ZeekTSVDecoder
+            json = d as? ZeekJSONDecoder
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -284,6 +286,7 @@ struct ScanSink: LineSink {
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
         if let tsv { return tsv.decode(bytes, count, into: &record) }
+        if let json { return json.decode(bytes, count, into: &record) }
         guard let decoder else { return .skipped }
         record.reset(fieldCount: fieldCount)
         return decoder.decode(bytes, count, into: &record)
@@ -293,6 +296,7 @@ struct ScanSink: LineSink {
     mutating func report(_ bytes: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64) {
         guard let decoder else { return }
         if let tsv { _ = tsv.decodeAllFields(bytes, count, into: &record) }
+        if let json { _ = json.decodeAllFields(bytes, count, into: &record) }
         let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
         let schema = decoder.schema
         for m in matches {
@@ -306,6 +310,7 @@ struct ScanSink: LineSink {
         let c = compiler.compiled(for: schema)
         compiled = c
         tsv?.decodeOnly(slots: c.referencedSlots)
+        json?.decodeOnly(slots: c.referencedSlots)
     }
 
     func finish() {

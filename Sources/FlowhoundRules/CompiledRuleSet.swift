@@ -28,6 +28,11 @@ package final class CompiledRuleSet: Sendable {
     package let diagnostics: [Diagnostic]
     private let numberCacheSize: Int
     private let addressCacheSize: Int
+    private let program: MatchProgram
+    /// Every slot the compiled rules read, ascending (decoders may leave the other slots absent).
+    package let referencedSlots: [Int]
+    /// Whether some rule searches the raw line (keywords).
+    package let readsLine: Bool
 
     /// Compiles `rules` for `schema`. `placeholders` resolve `|expand` values (`%Servers%` → its list).
     package init(rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:]) {
@@ -64,6 +69,24 @@ package final class CompiledRuleSet: Sendable {
         diagnostics = diags
         numberCacheSize = compiler.numberCache.count
         addressCacheSize = compiler.addressCache.count
+        program = MatchProgram(matchers)
+        referencedSlots = program.slots
+        readsLine = matchers.contains { CompiledRuleSet.searchesLine($0.1) }
+    }
+
+    private static func searchesLine(_ m: Matcher) -> Bool {
+        switch m {
+        case .lineContains, .lineGlob: true
+        case .all(let xs), .any(let xs): xs.contains(where: searchesLine)
+        case .not(let x): searchesLine(x)
+        default: false
+        }
+    }
+
+    /// A cache sized for this set, for `matches(_:scratch:into:)`. The caller owns it (`deallocate()` when done);
+    /// one scratch may serve several sets (it grows as needed) but only one thread at a time.
+    package func makeScratch() -> MatchScratch {
+        MatchScratch(numbers: numberCacheSize, addresses: addressCacheSize)
     }
 
     /// The compiled tree of the rule at `ruleIndex`, if it is active in this set.
@@ -74,23 +97,27 @@ package final class CompiledRuleSet: Sendable {
     /// Appends to `out` the input index of every rule that matches `record` (in rule order).
     ///
     /// Allocation-free unless `out` must grow: pass the same array for every record and clear it in between.
-    /// `record` must hold at least `schema.fieldCount` slots.
+    /// `record` must hold at least `schema.fieldCount` slots. Per-line callers should prefer
+    /// `matches(_:scratch:into:)`, which reuses its caches instead of setting up temporary ones.
     package func matches(_ record: borrowing EventRecord, into out: inout [Int]) {
+        var scratch = makeScratch()
+        matches(record, scratch: &scratch, into: &out)
+        scratch.deallocate()
+    }
+
+    /// Same as `matches(_:into:)` with caller-owned caches (see `makeScratch()`).
+    @inline(__always)
+    package func matches(_ record: borrowing EventRecord, scratch: inout MatchScratch, into out: inout [Int]) {
         let capacity = record.capacity
         precondition(capacity >= schema.fieldCount, "event record smaller than its schema")
-        let values = record.values
-        let line = record.line
-        let lineLength = record.lineLength
-        let ms = matchers
-        withUnsafeTemporaryAllocation(of: NumberCacheEntry.self, capacity: max(1, numberCacheSize)) { nums in
-            withUnsafeTemporaryAllocation(of: AddressCacheEntry.self, capacity: max(1, addressCacheSize)) { ips in
-                let n = nums.baseAddress!, a = ips.baseAddress!
-                n.initialize(repeating: NumberCacheEntry(state: 0, value: 0), count: nums.count)
-                a.initialize(repeating: AddressCacheEntry(state: 0, address: IPAddress(high: 0, low: 0)), count: ips.count)
-                let ctx = MatchContext(values: values, line: line, lineLength: lineLength, numbers: n, addresses: a)
-                for entry in ms where entry.matcher.evaluate(ctx) { out.append(entry.ruleIndex) }
-            }
+        if numberCacheSize > scratch.numberCapacity || addressCacheSize > scratch.addressCapacity {
+            scratch.reserve(numbers: numberCacheSize, addresses: addressCacheSize)
         }
+        let ctx = MatchContext(
+            values: record.values, line: record.line, lineLength: record.lineLength, numbers: scratch.numbers,
+            addresses: scratch.addresses, generation: scratch.nextGeneration())
+        let prog = program
+        withExtendedLifetime(prog) { prog.matches(ctx, into: &out) }
     }
 }
 

@@ -59,15 +59,17 @@ package struct SigmaRegexBox: Sendable, Hashable {
     package func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(regex)) }
 }
 
-/// Per-record parse results shared by all rules of one `matches` call.
+/// Per-record parse result of one numeric field, valid while `generation` equals the current record's.
 struct NumberCacheEntry {
-    /// 0 not parsed yet, 1 not a number / absent, 2 parsed.
-    var state: UInt8
+    var generation: UInt32
+    var ok: Bool
     var value: Double
 }
 
+/// Per-record parse result of one address field, valid while `generation` equals the current record's.
 struct AddressCacheEntry {
-    var state: UInt8
+    var generation: UInt32
+    var ok: Bool
     var address: IPAddress
 }
 
@@ -78,6 +80,8 @@ struct MatchContext {
     let lineLength: Int
     let numbers: UnsafeMutablePointer<NumberCacheEntry>
     let addresses: UnsafeMutablePointer<AddressCacheEntry>
+    /// Cache entries whose generation differs were filled for an earlier record.
+    let generation: UInt32
 
     @inline(__always)
     static func parseNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
@@ -87,30 +91,24 @@ struct MatchContext {
 
     @inline(__always)
     func number(_ slot: Int, cache: Int) -> Double? {
-        let e = numbers[cache]
-        if e.state == 2 { return e.value }
-        if e.state == 1 { return nil }
+        let e = numbers + cache
+        if e.pointee.generation == generation { return e.pointee.ok ? e.pointee.value : nil }
         let v = values[slot]
-        if let base = v.base, let d = MatchContext.parseNumber(base, v.count) {
-            numbers[cache] = NumberCacheEntry(state: 2, value: d)
-            return d
-        }
-        numbers[cache] = NumberCacheEntry(state: 1, value: 0)
-        return nil
+        var d: Double?
+        if let base = v.base { d = MatchContext.parseNumber(base, v.count) }
+        e.pointee = NumberCacheEntry(generation: generation, ok: d != nil, value: d ?? 0)
+        return d
     }
 
     @inline(__always)
     func address(_ slot: Int, cache: Int) -> IPAddress? {
-        let e = addresses[cache]
-        if e.state == 2 { return e.address }
-        if e.state == 1 { return nil }
+        let e = addresses + cache
+        if e.pointee.generation == generation { return e.pointee.ok ? e.pointee.address : nil }
         let v = values[slot]
-        if let base = v.base, let a = IPAddress.parse(base, v.count) {
-            addresses[cache] = AddressCacheEntry(state: 2, address: a)
-            return a
-        }
-        addresses[cache] = AddressCacheEntry(state: 1, address: IPAddress(high: 0, low: 0))
-        return nil
+        var a: IPAddress?
+        if let base = v.base { a = IPAddress.parse(base, v.count) }
+        e.pointee = AddressCacheEntry(generation: generation, ok: a != nil, address: a ?? IPAddress(high: 0, low: 0))
+        return a
     }
 }
 
@@ -213,5 +211,522 @@ extension Matcher {
             for off in 0...(n - m) where at(off) { return true }
             return false
         }
+    }
+}
+
+// MARK: - Flat program
+
+/// Instruction codes of `MatchProgram`.
+enum OpCode: UInt8 {
+    /// `r = flag`
+    case constant
+    case present, absent
+    /// Whole-value literal of at most 8 bytes: one masked word compare.
+    case equalsWord
+    /// Whole-value literal longer than 8 bytes (pool bytes).
+    case equalsBytes
+    /// Prefix of at most 8 bytes: one masked word compare.
+    case prefixWord
+    case prefixBytes, suffixBytes, containsBytes
+    /// Any of `count` needles (descriptor table in the pool) contained.
+    case containsAnyBytes
+    /// Exact value in a hashed set (open-addressing table in the pool).
+    case equalsSet
+    /// Field number equals one of `count` doubles in the pool.
+    case numberIn
+    case compare
+    /// Field address inside one of `count` blocks in the pool.
+    case cidrIn
+    case lineContains
+    /// Evaluate `fallbacks[a]` (regex, glob, fieldref, keyword glob).
+    case tree
+    case jumpIfFalse, jumpIfTrue, not, ret
+}
+
+/// One instruction. Trivial (no references), so reading it costs no reference counting.
+struct Op {
+    var code: OpCode
+    /// Case-sensitive needle, or the value of `.constant`.
+    var flag: Bool
+    var cmp: NumericComparison
+    var slot: Int32
+    /// Pool byte offset, cache index (-1: list field, parse per element), jump target or fallback index.
+    var a: Int32
+    /// Second pool byte offset (number / cidr tables when `a` is the cache index).
+    var b: Int32
+    /// Needle length or element count.
+    var count: Int32
+    /// `.equalsWord` / `.prefixWord`: needle bytes (little-endian), the mask of its length and the bits that fold
+    /// ASCII letters (0x20 on each letter byte when not cased). `.compare`: the value's bit pattern in `word`.
+    var word: UInt64
+    var mask: UInt64
+    var fold: UInt64
+
+    init(_ code: OpCode, slot: Int = 0) {
+        self.code = code
+        flag = false
+        cmp = .gt
+        self.slot = Int32(truncatingIfNeeded: slot)
+        a = 0
+        b = 0
+        count = 0
+        word = 0
+        mask = 0
+        fold = 0
+    }
+}
+
+/// Caches the matcher fills per record (parsed numbers and addresses by field). One per caller (not shared
+/// between threads); create with `CompiledRuleSet.makeScratch()`, free with `deallocate()`.
+package struct MatchScratch {
+    var numbers: UnsafeMutablePointer<NumberCacheEntry>
+    var addresses: UnsafeMutablePointer<AddressCacheEntry>
+    var numberCapacity: Int
+    var addressCapacity: Int
+    var generation: UInt32 = 0
+
+    package init(numbers: Int = 8, addresses: Int = 8) {
+        numberCapacity = max(numbers, 1)
+        addressCapacity = max(addresses, 1)
+        self.numbers = .allocate(capacity: numberCapacity)
+        self.numbers.initialize(repeating: NumberCacheEntry(generation: 0, ok: false, value: 0), count: numberCapacity)
+        self.addresses = .allocate(capacity: addressCapacity)
+        self.addresses.initialize(
+            repeating: AddressCacheEntry(generation: 0, ok: false, address: IPAddress(high: 0, low: 0)),
+            count: addressCapacity)
+    }
+
+    /// Makes room for `numbers` / `addresses` entries (keeps nothing).
+    mutating func reserve(numbers n: Int, addresses a: Int) {
+        if n > numberCapacity || a > addressCapacity {
+            deallocate()
+            self = MatchScratch(numbers: max(n, numberCapacity), addresses: max(a, addressCapacity))
+        }
+    }
+
+    /// Starts a new record: every cache entry becomes stale.
+    @inline(__always)
+    mutating func nextGeneration() -> UInt32 {
+        generation &+= 1
+        if generation == 0 {
+            for i in 0..<numberCapacity { numbers[i].generation = 0 }
+            for i in 0..<addressCapacity { addresses[i].generation = 0 }
+            generation = 1
+        }
+        return generation
+    }
+
+    package func deallocate() {
+        numbers.deallocate()
+        addresses.deallocate()
+    }
+}
+
+/// The rules of a `CompiledRuleSet` as one flat instruction array, evaluated with a program counter and one
+/// result register: no recursion, no enum payloads, no reference counting on the per-record path.
+///
+/// Trees compile with short-circuit jumps: `all(x, y)` → `x; jumpIfFalse end; y; end:`, `any` uses
+/// `jumpIfTrue`, `not` flips the register. Needles, number lists, CIDR tables and hash sets live in one pool
+/// allocation (with 64 bytes of zero padding) owned by the program.
+final class MatchProgram: @unchecked Sendable {
+    let ops: UnsafeMutablePointer<Op>
+    let opCount: Int
+    /// Start instruction and input rule index per compiled rule (same order as `CompiledRuleSet.matchers`).
+    let entries: UnsafeMutablePointer<Int>
+    let ruleIndices: UnsafeMutablePointer<Int>
+    let ruleCount: Int
+    let pool: UnsafeMutableRawPointer
+    let fallbacks: [Matcher]
+    /// Every slot an instruction reads.
+    let slots: [Int]
+
+    init(_ rules: [(ruleIndex: Int, matcher: Matcher)]) {
+        var b = Builder()
+        ruleCount = rules.count
+        entries = .allocate(capacity: max(ruleCount, 1))
+        ruleIndices = .allocate(capacity: max(ruleCount, 1))
+        for (k, r) in rules.enumerated() {
+            entries[k] = b.ops.count
+            ruleIndices[k] = r.ruleIndex
+            b.emit(r.matcher)
+            b.ops.append(Op(.ret))
+        }
+        opCount = b.ops.count
+        ops = .allocate(capacity: max(opCount, 1))
+        ops.initialize(from: b.ops, count: opCount)
+        let size = b.pool.count + 64
+        let pool = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        pool.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        b.pool.withUnsafeBytes { if let src = $0.baseAddress { pool.copyMemory(from: src, byteCount: $0.count) } }
+        self.pool = pool
+        fallbacks = b.fallbacks
+        slots = b.slots.sorted()
+    }
+
+    deinit {
+        ops.deallocate()
+        pool.deallocate()
+        entries.deallocate()
+        ruleIndices.deallocate()
+    }
+
+    /// Appends the input index of every rule that holds.
+    @inline(__always)
+    func matches(_ ctx: MatchContext, into out: inout [Int]) {
+        for k in 0..<ruleCount where run(entries[k], ctx) { out.append(ruleIndices[k]) }
+    }
+
+    /// Builds instructions and the pool.
+    struct Builder {
+        var ops: [Op] = []
+        var pool: [UInt8] = []
+        var fallbacks: [Matcher] = []
+        var slots = Set<Int>()
+
+        mutating func align8() { while pool.count % 8 != 0 { pool.append(0) } }
+
+        mutating func bytes(_ b: [UInt8]) -> Int32 {
+            let at = pool.count
+            pool += b
+            return Int32(at)
+        }
+
+        mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { pool += $0 } }
+        mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { pool += $0 } }
+
+        static func word(_ b: [UInt8], cased: Bool) -> (word: UInt64, mask: UInt64, fold: UInt64) {
+            var w: UInt64 = 0, fold: UInt64 = 0
+            for (i, c) in b.enumerated() {
+                w |= UInt64(c) << UInt64(8 * i)
+                if !cased && (c &- 97) < 26 { fold |= 0x20 << UInt64(8 * i) }
+            }
+            let mask: UInt64 = b.count >= 8 ? ~0 : (UInt64(1) << UInt64(8 * b.count)) &- 1
+            return (w, mask, fold)
+        }
+
+        mutating func literal(_ code: OpCode, _ slot: Int, _ needle: [UInt8], cased: Bool) {
+            slots.insert(slot)
+            var op = Op(code, slot: slot)
+            op.flag = cased
+            op.count = Int32(needle.count)
+            if (code == .equalsWord || code == .prefixWord) {
+                (op.word, op.mask, op.fold) = Builder.word(needle, cased: cased)
+            } else {
+                op.a = bytes(needle)
+            }
+            ops.append(op)
+        }
+
+        mutating func fallback(_ m: Matcher) {
+            var op = Op(.tree)
+            op.a = Int32(fallbacks.count)
+            fallbacks.append(m)
+            ops.append(op)
+            collectSlots(m)
+        }
+
+        mutating func collectSlots(_ m: Matcher) {
+            switch m {
+            case .present(let s), .absent(let s), .equals(let s, _, _), .equalsAny(let s, _), .prefix(let s, _, _),
+                .suffix(let s, _, _), .contains(let s, _, _), .containsAny(let s, _, _), .glob(let s, _),
+                .numberEquals(let s, _, _), .compare(let s, _, _, _), .cidr(let s, _, _), .regex(let s, _):
+                slots.insert(s)
+            case .fieldRef(let s, let o, _, _):
+                slots.insert(s)
+                slots.insert(o)
+            case .all(let xs), .any(let xs): xs.forEach { collectSlots($0) }
+            case .not(let x): collectSlots(x)
+            case .constant, .lineContains, .lineGlob: break
+            }
+        }
+
+        mutating func emit(_ m: Matcher) {
+            switch m {
+            case .constant(let v):
+                var op = Op(.constant)
+                op.flag = v
+                ops.append(op)
+            case .present(let s):
+                slots.insert(s)
+                ops.append(Op(.present, slot: s))
+            case .absent(let s):
+                slots.insert(s)
+                ops.append(Op(.absent, slot: s))
+            case .equals(let s, let needle, let cased):
+                literal(needle.count <= 8 ? .equalsWord : .equalsBytes, s, needle, cased: cased)
+            case .prefix(let s, let needle, let cased):
+                literal(needle.count <= 8 ? .prefixWord : .prefixBytes, s, needle, cased: cased)
+            case .suffix(let s, let needle, let cased):
+                literal(.suffixBytes, s, needle, cased: cased)
+            case .contains(let s, let needle, let cased):
+                literal(.containsBytes, s, needle, cased: cased)
+            case .containsAny(let s, let needles, let cased):
+                slots.insert(s)
+                var offsets: [Int32] = []
+                for n in needles { offsets.append(bytes(n)) }
+                align8()
+                var op = Op(.containsAnyBytes, slot: s)
+                op.flag = cased
+                op.a = Int32(pool.count)
+                op.count = Int32(needles.count)
+                for (o, n) in zip(offsets, needles) {
+                    u32(UInt32(o))
+                    u32(UInt32(n.count))
+                }
+                ops.append(op)
+            case .equalsAny(let s, let set):
+                slots.insert(s)
+                emitSet(s, set)
+            case .numberEquals(let s, let targets, let cache):
+                slots.insert(s)
+                align8()
+                var op = Op(.numberIn, slot: s)
+                op.a = Int32(cache)
+                op.b = Int32(pool.count)
+                op.count = Int32(targets.count)
+                for d in targets { u64(d.bitPattern) }
+                ops.append(op)
+            case .compare(let s, let cmp, let value, let cache):
+                slots.insert(s)
+                var op = Op(.compare, slot: s)
+                op.cmp = cmp
+                op.a = Int32(cache)
+                op.word = value.bitPattern
+                ops.append(op)
+            case .cidr(let s, let blocks, let cache):
+                slots.insert(s)
+                align8()
+                var op = Op(.cidrIn, slot: s)
+                op.a = Int32(cache)
+                op.b = Int32(pool.count)
+                op.count = Int32(blocks.count)
+                for c in blocks {
+                    let len = c.prefixLength
+                    let hiMask: UInt64 = len >= 64 ? ~0 : (len == 0 ? 0 : ~0 << UInt64(64 - len))
+                    let loLen = len - 64
+                    let loMask: UInt64 = loLen <= 0 ? 0 : (loLen >= 64 ? ~0 : ~0 << UInt64(64 - loLen))
+                    u64(c.network.high & hiMask)
+                    u64(c.network.low & loMask)
+                    u64(hiMask)
+                    u64(loMask)
+                }
+                ops.append(op)
+            case .lineContains(let needle, let cased):
+                var op = Op(.lineContains)
+                op.flag = cased
+                op.count = Int32(needle.count)
+                op.a = bytes(needle)
+                ops.append(op)
+            case .glob, .regex, .fieldRef, .lineGlob:
+                fallback(m)
+            case .all(let xs), .any(let xs):
+                if xs.isEmpty {
+                    var op = Op(.constant)
+                    if case .all = m { op.flag = true }
+                    ops.append(op)
+                    return
+                }
+                var isAll = false
+                if case .all = m { isAll = true }
+                var patches: [Int] = []
+                for (k, x) in xs.enumerated() {
+                    emit(x)
+                    if k < xs.count - 1 {
+                        patches.append(ops.count)
+                        ops.append(Op(isAll ? .jumpIfFalse : .jumpIfTrue))
+                    }
+                }
+                for p in patches { ops[p].a = Int32(ops.count) }
+            case .not(let x):
+                emit(x)
+                ops.append(Op(.not))
+            }
+        }
+
+        /// Table: `size` (power of two) entries of (offset, length) pairs; length 0xFFFF_FFFF = empty.
+        mutating func emitSet(_ s: Int, _ set: NeedleSet) {
+            let needles = set.needles
+            var offsets: [Int32] = []
+            for n in needles { offsets.append(bytes(n)) }
+            var size = 8
+            while size < needles.count * 2 { size <<= 1 }
+            var table = [(UInt32, UInt32)](repeating: (0, 0xFFFF_FFFF), count: size)
+            for (i, n) in needles.enumerated() {
+                var h = n.withUnsafeBufferPointer { NeedleSet.hash($0.baseAddress, $0.count, cased: true) } & (size - 1)
+                while table[h].1 != 0xFFFF_FFFF { h = (h + 1) & (size - 1) }
+                table[h] = (UInt32(offsets[i]), UInt32(n.count))
+            }
+            align8()
+            var op = Op(.equalsSet, slot: s)
+            op.flag = set.cased
+            op.a = Int32(pool.count)
+            op.count = Int32(size)
+            for (o, l) in table {
+                u32(o)
+                u32(l)
+            }
+            ops.append(op)
+        }
+    }
+
+    // MARK: evaluation
+
+    /// Reads 8 bytes at `p` without crossing into the next page (bytes past `n` are garbage, masked by the caller).
+    @inline(__always)
+    static func loadWord(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        if UInt(bitPattern: p) & 4095 <= 4088 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        var i = 0
+        while i < n && i < 8 {
+            w |= UInt64(p[i]) << UInt64(8 * i)
+            i &+= 1
+        }
+        return w
+    }
+
+    @inline(__always)
+    static func same(_ p: UnsafePointer<UInt8>, _ q: UnsafeRawPointer, _ n: Int, cased: Bool) -> Bool {
+        let nb = q.assumingMemoryBound(to: UInt8.self)
+        return cased ? memcmp(p, nb, n) == 0 : Bytes.equalFolded(p, nb, n)
+    }
+
+    /// One string test on one element (a scalar value or one list element).
+    @inline(__always)
+    func test(_ op: UnsafePointer<Op>, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let o = op.pointee
+        let m = Int(o.count)
+        switch o.code {
+        case .equalsWord:
+            if n != m { return false }
+            if m == 0 { return true }
+            return (MatchProgram.loadWord(p, n) | o.fold) & o.mask == o.word
+        case .prefixWord:
+            if n < m { return false }
+            if m == 0 { return true }
+            return (MatchProgram.loadWord(p, n) | o.fold) & o.mask == o.word
+        case .equalsBytes:
+            return n == m && MatchProgram.same(p, pool + Int(o.a), m, cased: o.flag)
+        case .prefixBytes:
+            return n >= m && MatchProgram.same(p, pool + Int(o.a), m, cased: o.flag)
+        case .suffixBytes:
+            return n >= m && (m == 0 || MatchProgram.same(p + (n - m), pool + Int(o.a), m, cased: o.flag))
+        case .containsBytes:
+            if m == 0 { return true }
+            let nb = (pool + Int(o.a)).assumingMemoryBound(to: UInt8.self)
+            return o.flag ? Bytes.find(p, n, nb, m) != nil : Bytes.findFolded(p, n, nb, m) != nil
+        case .containsAnyBytes:
+            let d = (pool + Int(o.a)).assumingMemoryBound(to: UInt32.self)
+            for k in 0..<m {
+                let len = Int(d[2 * k + 1])
+                if len == 0 { return true }
+                let nb = (pool + Int(d[2 * k])).assumingMemoryBound(to: UInt8.self)
+                if o.flag ? Bytes.find(p, n, nb, len) != nil : Bytes.findFolded(p, n, nb, len) != nil { return true }
+            }
+            return false
+        case .equalsSet:
+            let t = (pool + Int(o.a)).assumingMemoryBound(to: UInt32.self)
+            let mask = m - 1
+            var h = NeedleSet.hash(p, n, cased: o.flag) & mask
+            while true {
+                let len = t[2 * h + 1]
+                if len == 0xFFFF_FFFF { return false }
+                if Int(len) == n && (n == 0 || MatchProgram.same(p, pool + Int(t[2 * h]), n, cased: o.flag)) {
+                    return true
+                }
+                h = (h + 1) & mask
+            }
+        case .numberIn:
+            guard let d = MatchContext.parseNumber(p, n) else { return false }
+            return numberIn(o, d)
+        case .compare:
+            guard let d = MatchContext.parseNumber(p, n) else { return false }
+            return o.cmp.holds(d, Double(bitPattern: o.word))
+        case .cidrIn:
+            guard let a = IPAddress.parse(p, n) else { return false }
+            return cidrIn(o, a)
+        default:
+            return false
+        }
+    }
+
+    @inline(__always)
+    func numberIn(_ o: Op, _ d: Double) -> Bool {
+        let t = (pool + Int(o.b)).assumingMemoryBound(to: Double.self)
+        for k in 0..<Int(o.count) where t[k] == d { return true }
+        return false
+    }
+
+    @inline(__always)
+    func cidrIn(_ o: Op, _ a: IPAddress) -> Bool {
+        let t = (pool + Int(o.b)).assumingMemoryBound(to: UInt64.self)
+        for k in 0..<Int(o.count) {
+            let e = t + 4 * k
+            if a.high & e[2] == e[0] && a.low & e[3] == e[1] { return true }
+        }
+        return false
+    }
+
+    /// Runs the rule starting at instruction `pc`.
+    @inline(__always)
+    func run(_ start: Int, _ ctx: MatchContext) -> Bool {
+        var pc = start
+        var r = false
+        let values = ctx.values
+        while true {
+            let op = UnsafePointer(ops + pc)
+            pc &+= 1
+            switch op.pointee.code {
+            case .ret:
+                return r
+            case .jumpIfFalse:
+                if !r { pc = Int(op.pointee.a) }
+            case .jumpIfTrue:
+                if r { pc = Int(op.pointee.a) }
+            case .not:
+                r = !r
+            case .constant:
+                r = op.pointee.flag
+            case .present:
+                r = values[Int(op.pointee.slot)].base != nil
+            case .absent:
+                r = values[Int(op.pointee.slot)].base == nil
+            case .numberIn, .compare:
+                let o = op.pointee
+                if o.a >= 0 {
+                    if let d = ctx.number(Int(o.slot), cache: Int(o.a)) {
+                        r = o.code == .numberIn ? numberIn(o, d) : o.cmp.holds(d, Double(bitPattern: o.word))
+                    } else {
+                        r = false
+                    }
+                } else {
+                    r = elements(op, values[Int(o.slot)])
+                }
+            case .cidrIn:
+                let o = op.pointee
+                if o.a >= 0 {
+                    if let a = ctx.address(Int(o.slot), cache: Int(o.a)) { r = cidrIn(o, a) } else { r = false }
+                } else {
+                    r = elements(op, values[Int(o.slot)])
+                }
+            case .lineContains:
+                let o = op.pointee
+                let m = Int(o.count)
+                let nb = (pool + Int(o.a)).assumingMemoryBound(to: UInt8.self)
+                r = m == 0 || (o.flag ? Bytes.find(ctx.line, ctx.lineLength, nb, m) != nil
+                    : Bytes.findFolded(ctx.line, ctx.lineLength, nb, m) != nil)
+            case .tree:
+                r = fallbacks[Int(op.pointee.a)].evaluate(ctx)
+            default:
+                r = elements(op, values[Int(op.pointee.slot)])
+            }
+        }
+    }
+
+    /// A string / parsed test over a value: false when absent, any element of a list.
+    @inline(__always)
+    func elements(_ op: UnsafePointer<Op>, _ v: FieldValue) -> Bool {
+        guard let base = v.base else { return false }
+        if v.listSeparator == 0 { return test(op, base, v.count) }
+        return v.anyElement { p, n in test(op, p, n) }
     }
 }
