@@ -42,6 +42,24 @@ package enum FieldCatalog {
         }
     }
 
+    /// The schemas a format can produce before any input is read (Zeek: one per catalog log type; syslog and
+    /// Windows: one per message family; generic JSON: the ECS core set). Used to check rules against formats.
+    package static func schemas(format: LogFormat) -> [Schema] {
+        switch format {
+        case .zeekTSV, .zeekJSON:
+            return ZeekCatalog.logTypes.keys.sorted().compactMap { name in
+                guard let lt = ZeekCatalog.logTypes[name] else { return nil }
+                return ZeekCatalog.schema(
+                    format: format, logType: name,
+                    fields: lt.fields.map { FieldSpec(name: $0.name, type: ZeekCatalog.fieldType($0.type)) })
+            }
+        case .syslog: return SyslogFamily.allCases.map { SyslogSchemas.schema(for: $0, extra: []) }
+        case .vpcFlow: return [VPCFlowDecoder.schema(columns: VPCFlowDecoder.allFieldNames)]
+        case .windowsJSON: return WindowsFamily.allCases.map { WindowsJSONDecoder.schema(for: $0, extra: []) }
+        case .json: return [GenericJSONDecoder.build(fieldMap: nil, requested: []).0]
+        }
+    }
+
     /// The fields of one schema as descriptions.
     package static func describe(_ schema: Schema) -> [FieldDescription] {
         var aliasesBySlot = [[String]](repeating: [], count: schema.fieldCount)

@@ -3,15 +3,13 @@ import FlowhoundParse
 import FlowhoundRules
 
 /// The schemas flowhound can produce, as far as they are known before reading any input: one per Zeek log type
-/// of the catalog (TSV and JSON carry the same fields). `rules check` compiles every rule against the schemas
+/// of the catalog (TSV and JSON carry the same fields), per syslog and Windows message family, VPC flow and
+/// generic JSON. `rules check` compiles every rule against the schemas
 /// that serve its logsource to report fields no format provides.
 package enum KnownSchemas {
     package static func all() -> [Schema] {
-        ZeekCatalog.logTypes.keys.sorted().map { name in
-            let lt = ZeekCatalog.logTypes[name]!
-            let fields = lt.fields.map { FieldSpec(name: $0.name, type: ZeekCatalog.fieldType($0.type)) }
-            return ZeekCatalog.schema(format: .zeekTSV, logType: name, fields: fields)
-        }
+        // Zeek TSV and JSON share their fields; list the Zeek schemas once.
+        [LogFormat.zeekTSV, .syslog, .vpcFlow, .windowsJSON, .json].flatMap { FieldCatalog.schemas(format: $0) }
     }
 
     /// Warnings for rules that no known format serves, and for fields a serving schema cannot provide.

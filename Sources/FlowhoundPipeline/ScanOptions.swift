@@ -13,6 +13,8 @@ package struct ScanOptions: Sendable {
     package var colour = false
     /// The site file; nil means `site.yml` in the default rules directory, when there is one.
     package var sitePath: String?
+    /// A YAML field map for generic JSON inputs (`--field-map`).
+    package var fieldMapPath: String?
     /// Findings below this level are not written.
     package var minimumLevel: Severity = .informational
     /// Findings at or above this level make the exit status 1.

@@ -82,26 +82,69 @@ package enum ScanRunner {
             RuleIdentity(id: $0.displayID, title: $0.title, level: $0.level, tags: $0.tags)
         }
         var atFailLevel = 0
+        var written = 0
         let failLevel = options.failLevel
         let engine = DetectionEngine(
             rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings),
             allow: site.allow
         ) { finding in
             writer.write(finding)
+            written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
         }
-        let compiler = RuleCache(rules: rules)
-        let requested = referencedFields(rules)
+        let correlations = CorrelationEngine(
+            rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel
+        ) { finding in
+            writer.write(finding)
+            written += 1
+            if finding.level >= failLevel { atFailLevel += 1 }
+        }
+        for d in correlations.diagnostics {
+            if d.kind == .error { report.errors.append(d) } else { report.warnings.append(d) }
+        }
+        emit(correlations.diagnostics, to: diagnostics)
+        let compiler = RuleCache(rules: rules, placeholders: site.placeholders)
+        var requested = referencedFields(rules)
+        for c in loaded.correlations {
+            if let corr = c.correlation {
+                requested.formUnion(corr.groupBy)
+                if let f = corr.field { requested.insert(f) }
+                for (_, m) in corr.aliases { requested.formUnion(m.values) }
+            }
+        }
+        var fieldMap: FieldMap?
+        if let path = options.fieldMapPath {
+            let (spec, ds) = FieldMapSpec.load(path: path)
+            report.errors += ds.filter { $0.kind == .error }
+            emit(ds, to: diagnostics)
+            if let spec {
+                fieldMap = FieldMap(
+                    logType: spec.logType, logSources: spec.logSources,
+                    entries: spec.entries.map { FieldMap.Entry(key: $0.key, name: $0.name, type: $0.type, role: $0.role) })
+            }
+        }
+        let timeZone = LogTimeZone.named(site.timezone) ?? .utc
 
         for input in inputs {
             var stats = InputStats(path: input.path)
+            var context = DecoderContext(timeZone: timeZone, fieldMap: fieldMap)
+            if !input.isStandardInput {
+                var st = stat()
+                if stat(input.path, &st) == 0 {
+                    context.referenceTime = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanos: Int64(st.st_mtim.tv_nsec))
+                }
+            }
             var sink = ScanSink(
-                input: input, options: options, compiler: compiler, engine: engine, requestedFields: requested)
+                input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
+                context: context, requestedFields: requested)
             var ingest = IngestOptions()
             ingest.maxLineLength = options.maxLineLength
             let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
             sink.finish()
             if options.mergeAcrossInputs == false { engine.finish() }
+            let compileDiagnostics = compiler.drainDiagnostics()
+            report.errors += compileDiagnostics.filter { $0.kind == .error }
+            emit(compileDiagnostics, to: diagnostics)
             stats.lines = summary.lines
             stats.bytesDecoded = summary.bytesDecoded
             stats.compressed = summary.compressed
@@ -137,12 +180,13 @@ package enum ScanRunner {
             report.inputs.append(stats)
         }
         engine.finish()
+        correlations.finish()
         writer.flush()
         if let e = writer.error {
             report.errors.append(e)
             emit([e], to: diagnostics)
         }
-        report.findingsWritten = engine.emitted
+        report.findingsWritten = written
         for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
             report.allowed.append((entry.location.description, entry.reason, n))
         }
@@ -183,17 +227,41 @@ package enum ScanRunner {
     }
 }
 
-/// Compiled rule sets, one per schema seen (keyed by `Schema.key`), so each rule is compiled once per schema.
+/// Compiled rule sets, one per schema seen, so each rule is compiled once per schema.
+///
+/// Decoders reuse their schema objects, so the cache is looked up by object identity first (cheap when a syslog
+/// input switches between program schemas every few lines) and by `Schema.key` for equal schemas from other
+/// inputs. Compile diagnostics (unresolved `|expand` placeholders) are reported once per rule.
 final class RuleCache {
     let rules: [SigmaRule]
-    private var cache: [String: CompiledRuleSet] = [:]
+    let placeholders: [String: [String]]
+    private var byKey: [String: CompiledRuleSet] = [:]
+    private var byObject: [ObjectIdentifier: (Schema, CompiledRuleSet)] = [:]
+    private var reported = Set<String>()
+    /// Compile diagnostics not yet taken by `drainDiagnostics()`.
+    private var pending: [Diagnostic] = []
 
-    init(rules: [SigmaRule]) { self.rules = rules }
+    init(rules: [SigmaRule], placeholders: [String: [String]] = [:]) {
+        self.rules = rules
+        self.placeholders = placeholders
+    }
+
+    func drainDiagnostics() -> [Diagnostic] {
+        defer { pending.removeAll() }
+        return pending
+    }
 
     func compiled(for schema: Schema) -> CompiledRuleSet {
-        if let c = cache[schema.key] { return c }
-        let c = CompiledRuleSet(rules: rules, schema: schema)
-        cache[schema.key] = c
+        if let (s, c) = byObject[ObjectIdentifier(schema)], s === schema { return c }
+        let c: CompiledRuleSet
+        if let known = byKey[schema.key] {
+            c = known
+        } else {
+            c = CompiledRuleSet(rules: rules, schema: schema, placeholders: placeholders)
+            byKey[schema.key] = c
+            for d in c.diagnostics where reported.insert(d.description).inserted { pending.append(d) }
+        }
+        byObject[ObjectIdentifier(schema)] = (schema, c)
         return c
     }
 }
@@ -208,6 +276,8 @@ struct ScanSink: LineSink {
     let options: ScanOptions
     let compiler: RuleCache
     let engine: DetectionEngine
+    let correlations: CorrelationEngine
+    let context: DecoderContext
     let requestedFields: Set<String>
     var decoder: (any LineDecoder)?
     /// The same object as `decoder` when it is a Zeek TSV / JSON decoder (called directly, decoded sparsely).
@@ -227,11 +297,16 @@ struct ScanSink: LineSink {
     var gaveUp = false
     var firstLineNumber: Int64 = 0
 
-    init(input: InputSpec, options: ScanOptions, compiler: RuleCache, engine: DetectionEngine, requestedFields: Set<String>) {
+    init(
+        input: InputSpec, options: ScanOptions, compiler: RuleCache, engine: DetectionEngine,
+        correlations: CorrelationEngine, context: DecoderContext = DecoderContext(), requestedFields: Set<String>
+    ) {
         self.input = input
         self.options = options
         self.compiler = compiler
         self.engine = engine
+        self.correlations = correlations
+        self.context = context
         self.requestedFields = requestedFields
         matches.reserveCapacity(16)
     }
@@ -248,7 +323,8 @@ struct ScanSink: LineSink {
             }
             guard
                 let d = makeDecoder(
-                    format: format, fileName: name, requestedFields: requestedFields, maxLineLength: options.maxLineLength)
+                    format: format, fileName: name, requestedFields: requestedFields, maxLineLength: options.maxLineLength,
+                    context: context)
             else {
                 unsupportedFormat = format
                 gaveUp = true
@@ -269,7 +345,10 @@ struct ScanSink: LineSink {
         switch outcome {
         case .event:
             events += 1
-            if let t = record.timestamp { engine.advance(to: t) }
+            if let t = record.timestamp {
+                engine.advance(to: t)
+                correlations.advance(to: t)
+            }
             guard let compiled else { return }
             if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
             compiled.matches(record, scratch: &scratch, into: &matches)
@@ -300,7 +379,12 @@ struct ScanSink: LineSink {
         let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
         let schema = decoder.schema
         for m in matches {
-            engine.matched(ruleIndex: m, record: record, schema: schema, origin: origin)
+            if correlations.isReferenced(ruleIndex: m) {
+                correlations.observe(ruleIndex: m, record: record, schema: schema, origin: origin)
+            }
+            if !correlations.isSilenced(ruleIndex: m) {
+                engine.matched(ruleIndex: m, record: record, schema: schema, origin: origin)
+            }
         }
     }
 

@@ -52,6 +52,8 @@ package struct SiteConfiguration: Sendable {
     package var assets: [SiteAsset] = []
     package var groups: [String: HostSet] = [:]
     package var allow: [SiteAllow] = []
+    /// Values for Sigma `|expand` placeholders (`%domain_controllers%` → its list).
+    package var placeholders: [String: [String]] = [:]
     package var path: String?
 
     package init() {}
@@ -96,8 +98,8 @@ package enum SiteFile {
         for (k, _) in map {
             let key = k.string ?? ""
             if !seen.insert(key).inserted { err("duplicate_key", "'\(key)' appears twice", k) }
-            if !["internal_networks", "timezone", "assets", "groups", "allow"].contains(key) {
-                err("unknown_key", "unknown key '\(key)'; expected internal_networks, timezone, assets, groups or allow", k)
+            if !["internal_networks", "timezone", "assets", "groups", "allow", "placeholders"].contains(key) {
+                err("unknown_key", "unknown key '\(key)'; expected internal_networks, timezone, assets, groups, allow or placeholders", k)
             }
         }
         func strings(_ n: Node?) -> [(String, Node)] {
@@ -169,6 +171,16 @@ package enum SiteFile {
                 site.assets.append(
                     SiteAsset(name: name, hosts: hosts, sensitive: sensitive,
                               allowedClients: hostSet(m["allowed_clients"], what: "asset '\(name)' allowed_clients"), location: loc(e)))
+            }
+        }
+        if let p = map["placeholders"] {
+            if let pm = p.mapping {
+                for (k, v) in pm {
+                    guard let name = k.string else { continue }
+                    site.placeholders[name] = strings(v).map(\.0)
+                }
+            } else {
+                err("bad_site", "'placeholders' maps names to lists of values (for Sigma |expand)", p)
             }
         }
         if let a = map["allow"], let seq = a.sequence {

@@ -35,6 +35,9 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .customLong("site"), help: "The site file (networks, assets, groups, allow entries). Default: site.yml of the bundled rules.")
     var site: String?
 
+    @Option(name: .customLong("field-map"), help: "A YAML map from another JSON source's keys to ECS names (generic JSON).")
+    var fieldMap: String?
+
     @Option(name: .customLong("format"), help: "Input format, instead of detecting it per input.")
     var format: LogFormat?
 
@@ -74,6 +77,7 @@ struct ScanCommand: ParsableCommand {
         o.rulePaths = rules
         o.forcedFormat = format
         o.sitePath = site
+        o.fieldMapPath = fieldMap
         o.outputPath = output
         let toTerminal = output == nil && isatty(1) == 1
         switch alertFormat {
