@@ -29,6 +29,8 @@ package struct ScanOptions: Sendable {
     package var mergeWindowSeconds: Int64 = 300
     /// Most merged findings held open at once.
     package var maxOpenFindings = 10_000
+    /// Scan inputs in the order of their first event's time (`InputOrdering`), not in the order given.
+    package var orderInputsByTime = true
     /// Keep merge windows open from one input to the next (inputs are parts of one stream, e.g. rotations).
     package var mergeAcrossInputs = true
     /// Malformed-line samples printed per input, at most.

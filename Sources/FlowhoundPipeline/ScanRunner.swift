@@ -125,8 +125,7 @@ package enum ScanRunner {
         }
         let timeZone = LogTimeZone.named(site.timezone) ?? .utc
 
-        for input in inputs {
-            var stats = InputStats(path: input.path)
+        func decoderContext(_ input: InputSpec) -> DecoderContext {
             var context = DecoderContext(timeZone: timeZone, fieldMap: fieldMap)
             if !input.isStandardInput {
                 var st = stat()
@@ -134,6 +133,14 @@ package enum ScanRunner {
                     context.referenceTime = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanos: Int64(st.st_mtim.tv_nsec))
                 }
             }
+            return context
+        }
+        let orderedInputs = options.orderInputsByTime
+            ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
+
+        for input in orderedInputs {
+            var stats = InputStats(path: input.path)
+            let context = decoderContext(input)
             var sink = ScanSink(
                 input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
                 context: context, requestedFields: requested)

@@ -47,6 +47,32 @@ import Testing
         #expect(files == [dir + "/auth.log.1", dir + "/auth.log"])
     }
 
+    @Test func rotationsGivenNewestFirstAreScannedInTimeOrder() throws {
+        let dir = try Repo.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start = try #require(ISO8601DateFormatter().date(from: "2026-03-09T23:37:00Z"))
+        try sshdLines(6, from: "10.20.1.23", start: start, step: 7).write(toFile: dir + "/auth.log.1", atomically: true, encoding: .utf8)
+        // auth.log goes on for hours after the burst, so its clock is far past the older file's events
+        try (sshdLines(6, from: "10.20.1.23", start: start.addingTimeInterval(42), step: 7)
+            + sshdLines(1, from: "10.7.7.7", start: start.addingTimeInterval(7200), step: 1))
+            .write(toFile: dir + "/auth.log", atomically: true, encoding: .utf8)
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/sh")
+        sh.arguments = ["-c", "gzip '\(dir)/auth.log.1' && mv '\(dir)/auth.log.1.gz' '\(dir)/auth.log.2.gz'"]
+        try sh.run()
+        sh.waitUntilExit()
+        try setMTime(dir + "/auth.log.2.gz", "2026-03-09T23:40:00Z")
+        try setMTime(dir + "/auth.log", "2026-03-10T08:00:00Z")
+        // the directory walk yields auth.log before auth.log.2.gz; the scan must still see the older file first
+        let r = try runFlowhound(["scan", "--alert-format", "json", dir], cwd: Repo.root)
+        let alerts = try jsonLines(r.stdout)
+        #expect(alerts.count == 1, "\(r.stdout)\n\(r.stderr)")
+        let fh = try #require(alerts.first?["flowhound"] as? [String: Any])
+        #expect(fh["count"] as? Int == 12)
+        let ev = (fh["evidence"] as? [[String: Any]]) ?? []
+        #expect(ev.first?["file"] as? String == dir + "/auth.log.2.gz")
+    }
+
     @Test func belowTheThresholdNothingFires() throws {
         let dir = try Repo.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
