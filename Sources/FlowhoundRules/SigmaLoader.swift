@@ -38,6 +38,7 @@ package enum SigmaLoader {
             load(yaml: text, path: file, into: &result)
         }
         rejectDuplicateIDs(&result)
+        applyFilters(&result)
         return result
     }
 
@@ -46,6 +47,7 @@ package enum SigmaLoader {
         var result = SigmaLoadResult()
         load(yaml: yaml, path: path, into: &result)
         rejectDuplicateIDs(&result)
+        applyFilters(&result)
         return result
     }
 
@@ -153,6 +155,45 @@ package enum SigmaLoader {
             ln += 1
         }
         return nil
+    }
+
+    /// ANDs every global filter onto the rules it reaches: the rule's condition becomes `(rule) and (filter)`.
+    /// The filter's identifiers are renamed (`filter#<n>.<name>`) so they cannot collide with the rule's.
+    /// Correlations are never filtered. A listed rule that was not loaded gets a warning.
+    static func applyFilters(_ result: inout SigmaLoadResult) {
+        for (n, meta) in result.metaRules.enumerated() {
+            guard let f = meta.filter else { continue }
+            let prefix = "filter#\(n)."
+            func renamed(_ c: SigmaCondition) -> SigmaCondition {
+                switch c {
+                case .search(let x): .search(prefix + x)
+                case .and(let xs): .and(xs.map(renamed))
+                case .or(let xs): .or(xs.map(renamed))
+                case .not(let x): .not(renamed(x))
+                case .oneOf(let xs): .oneOf(xs.map { prefix + $0 })
+                case .allOf(let xs): .allOf(xs.map { prefix + $0 })
+                }
+            }
+            let searches = f.detection.searches.map { s in
+                SearchIdentifier(name: prefix + s.name, expression: s.expression, location: s.location)
+            }
+            let filterCondition = f.detection.conditions.map(renamed)
+            guard !filterCondition.isEmpty else { continue }
+            let fc: SigmaCondition = filterCondition.count == 1 ? filterCondition[0] : .or(filterCondition)
+            for i in result.rules.indices where f.applies(to: result.rules[i]) {
+                var d = result.rules[i].detection
+                let rc: SigmaCondition = d.conditions.count == 1 ? d.conditions[0] : .or(d.conditions)
+                d.searches += searches
+                d.conditions = [.and([rc, fc])]
+                result.rules[i].detection = d
+            }
+            for target in f.rules ?? [] where !result.rules.contains(where: { $0.id == target || $0.name == target }) {
+                result.diagnostics.append(
+                    Diagnostic(
+                        .warning, code: "unknown_filter_target",
+                        "the filter '\(meta.title)' lists '\(target)', which is not a loaded detection rule", at: meta.location))
+            }
+        }
     }
 
     /// A later rule reusing an earlier rule's `id` is rejected.
@@ -355,7 +396,8 @@ struct DocumentReader {
             location: location(node))
     }
 
-    mutating func readDetection(_ node: Node) -> SigmaDetection? {
+    /// `skipping`: keys that are not search identifiers (a filter's `rules`).
+    mutating func readDetection(_ node: Node, skipping: Set<String> = []) -> SigmaDetection? {
         guard let map = node.mapping else {
             error("bad_detection", "'detection' must be a mapping of search identifiers and a 'condition'", at: location(node))
             return nil
@@ -363,7 +405,7 @@ struct DocumentReader {
         var searches: [SearchIdentifier] = []
         var conditionNode: Node?
         for (k, v) in map {
-            guard let name = k.string else { continue }
+            guard let name = k.string, !skipping.contains(name) else { continue }
             if name == "condition" {
                 conditionNode = v
                 continue
@@ -395,7 +437,8 @@ struct DocumentReader {
         } else {
             error("bad_condition", "'condition' must be a string or a list of strings", at: location(conditionNode))
         }
-        let names: [String] = Array(map.keys.compactMap(\.string).filter { $0 != "condition" && $0 != "timeframe" })
+        let names: [String] = Array(
+            map.keys.compactMap(\.string).filter { $0 != "condition" && $0 != "timeframe" && !skipping.contains($0) })
         var conditions: [SigmaCondition] = []
         for (text, n) in texts {
             do throws(ConditionError) {
@@ -411,6 +454,41 @@ struct DocumentReader {
             }
         }
         return SigmaDetection(searches: searches, conditions: conditions, location: location(node))
+    }
+
+    /// A global filter's block: `rules` (ids or names, or `any`), search identifiers and a condition.
+    mutating func readFilter(_ node: Node, logsource: Node?) -> SigmaFilter? {
+        var ls = LogSource()
+        if let l = logsource {
+            if let lm = l.mapping {
+                for (k, v) in lm {
+                    switch k.string {
+                    case "product": ls.product = string(v, key: "product")?.lowercased()
+                    case "service": ls.service = string(v, key: "service")?.lowercased()
+                    case "category": ls.category = string(v, key: "category")?.lowercased()
+                    case "definition": break
+                    default:
+                        warning("unknown_key", "'\(k.string ?? "?")' is not a logsource attribute; it is ignored", at: location(k))
+                    }
+                }
+            } else {
+                error("bad_logsource", "'logsource' must be a mapping", at: location(l))
+            }
+        }
+        guard let map = node.mapping else {
+            error("bad_filter", "'filter' must be a mapping of 'rules', search identifiers and a 'condition'", at: location(node))
+            return nil
+        }
+        var targets: [String]?
+        if let r = map["rules"] {
+            let list = strings(r, key: "rules")
+            if list.isEmpty { error("bad_filter", "the filter's 'rules' list is empty", at: location(r)) }
+            targets = list == ["any"] ? nil : list
+        } else {
+            error("bad_filter", "the filter has no 'rules' (rule ids or names, or 'any')", at: location(node))
+        }
+        guard let detection = readDetection(node, skipping: ["rules"]) else { return nil }
+        return SigmaFilter(rules: targets, logsource: ls, detection: detection)
     }
 
     /// The column of a character inside a condition scalar (exact for one-line plain and quoted scalars).
@@ -549,6 +627,9 @@ struct DocumentReader {
             correlation: nil)
         if kind == .correlation, let c = map["correlation"] {
             meta.correlation = readCorrelation(c, generate: map["generate"])
+        }
+        if kind == .filter, let f = map["filter"] {
+            meta.filter = readFilter(f, logsource: map["logsource"])
         }
         return failed ? nil : meta
     }

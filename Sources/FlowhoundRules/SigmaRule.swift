@@ -231,6 +231,35 @@ package struct SigmaMetaRule: Sendable {
     package var location: FileLocation
     /// Set for correlation documents that parsed completely.
     package var correlation: SigmaCorrelation?
+    /// Set for filter documents that parsed completely (the loader has already applied it to its rules).
+    package var filter: SigmaFilter? = nil
+}
+
+/// A Sigma global filter (`filter:` block): its condition is ANDed onto the detection of the rules it lists.
+package struct SigmaFilter: Sendable {
+    /// Rule ids or names; nil for `rules: any` (every rule under the filter's logsource).
+    package var rules: [String]?
+    /// The filter applies to rules whose logsource sets every part this one sets, to the same value.
+    package var logsource: LogSource
+    /// The filter's search identifiers and condition(s), parsed like a rule's detection.
+    package var detection: SigmaDetection
+
+    package init(rules: [String]?, logsource: LogSource, detection: SigmaDetection) {
+        self.rules = rules
+        self.logsource = logsource
+        self.detection = detection
+    }
+
+    /// Whether the filter reaches `rule`.
+    package func applies(to rule: SigmaRule) -> Bool {
+        if let rules {
+            guard rules.contains(where: { $0 == rule.id || $0 == rule.name }) else { return false }
+        }
+        if let p = logsource.product, p != rule.logsource.product { return false }
+        if let s = logsource.service, s != rule.logsource.service { return false }
+        if let c = logsource.category, c != rule.logsource.category { return false }
+        return true
+    }
 }
 
 /// A Sigma correlation rule (`correlation:` block).
