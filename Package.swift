@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
         .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
-        .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect", "FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundSinksTests", dependencies: ["FlowhoundSinks"], swiftSettings: settings),
         .testTarget(
             name: "FlowhoundPipelineTests",

@@ -7,6 +7,8 @@ package struct SigmaLoadResult: Sendable {
     package var rules: [SigmaRule] = []
     /// Correlation and filter documents (executed elsewhere).
     package var metaRules: [SigmaMetaRule] = []
+    /// Behavioural detector rules (documents with a top-level `detector:` block; see `DetectorRule`).
+    package var detectorRules: [DetectorRule] = []
     /// Errors and warnings, in file order.
     package var diagnostics: [Diagnostic] = []
     package var filesRead = 0
@@ -269,6 +271,8 @@ struct DocumentReader {
             if let meta = readMeta(map, node, kind: .correlation) { result.metaRules.append(meta) }
         } else if keys.contains("filter") {
             if let meta = readMeta(map, node, kind: .filter) { result.metaRules.append(meta) }
+        } else if keys.contains("detector") {  // behavioural detector rules (DetectorRule.swift)
+            if let rule = readDetectorRule(map, node), !failed { result.detectorRules.append(rule) }
         } else if keys.contains("detection") || keys.contains("logsource") {
             if let rule = readRule(map, node), !failed { result.rules.append(rule) }
         } else {
