@@ -70,10 +70,22 @@ final class KeyTable {
             let l = lengths[i]
             if l < 0 { return -1 }
             if Int(l) == n && hashes[i] == h {
-                let k = keyBytes + Int(offsets[i])
+                let k = UnsafeRawPointer(keyBytes + Int(offsets[i]))
+                let q = UnsafeRawPointer(p)
                 var j = 0
-                while j < n && k[j] == p[j] { j &+= 1 }
-                if j == n { return Int(slots[i]) }
+                var same = true
+                while j &+ 8 <= n {
+                    if k.loadUnaligned(fromByteOffset: j, as: UInt64.self) != q.loadUnaligned(fromByteOffset: j, as: UInt64.self) {
+                        same = false
+                        break
+                    }
+                    j &+= 8
+                }
+                while same && j < n {
+                    same = k.load(fromByteOffset: j, as: UInt8.self) == q.load(fromByteOffset: j, as: UInt8.self)
+                    j &+= 1
+                }
+                if same { return Int(slots[i]) }
             }
             i = (i + 1) & mask
         }
@@ -117,7 +129,8 @@ package final class ZeekJSONDecoder: LineDecoder {
     private var wantedFlags: UnsafeMutablePointer<UInt8>
     private var wantedCount = -1
     private var stopAfter = 0
-    private var lastValues: UnsafeMutablePointer<FieldValue>?
+    /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
+    private var lastValues = 0
     private var lastWasSparse = false
     /// `_path"` (searched from its rarer first byte; any `"_path"` key contains it).
     private static let pathKeyBytes: [UInt8] = Array("_path\"".utf8)
@@ -243,15 +256,17 @@ package final class ZeekJSONDecoder: LineDecoder {
         record.lineLength = n
         record.timestamp = nil
         let sparse = wantedCount >= 0
-        if !sparse || !lastWasSparse || lastValues != record.values {
+        if !sparse || !lastWasSparse || lastValues != Int(bitPattern: record.values) {
             record.reset(fieldCount: fieldCount)
         } else {
             // only wanted slots can hold values of the previous line
             for k in 0..<fieldCount where wantedFlags[k] != 0 { record.values[k] = .absent }
         }
-        lastValues = record.values
+        lastValues = Int(bitPattern: record.values)
         lastWasSparse = sparse
-        stopAfter = sparse ? wantedCount : fieldCount
+        // Sparse: `_path` counts among the wanted slots but is usually absent; stop once the others are found and
+        // no `_path` key can follow (see `parseObject`).
+        stopAfter = sparse ? (pathSlot >= 0 ? wantedCount - 1 : wantedCount) : fieldCount
         var scratchPos = 0
         var found = 0
         let t = table
@@ -409,15 +424,9 @@ package final class ZeekJSONDecoder: LineDecoder {
                 }
             } else {  // scalar
                 let vs = i
-                while i < n {
-                    let d = p[i]
-                    if d == 44 || d == 125 || d == 93 || Self.isWS(d) { break }
-                    i += 1
-                }
-                let len = i - vs
-                guard let kind = Self.scalarKind(p + vs, len) else { return 0 }
+                guard let kind = Self.scanScalar(p, n, &i) else { return 0 }
                 if slot >= 0 && kind != 0 {
-                    values[slot] = FieldValue(base: p + vs, count: len)
+                    values[slot] = FieldValue(base: p + vs, count: i - vs)
                     found += 1
                 }
             }
@@ -427,18 +436,72 @@ package final class ZeekJSONDecoder: LineDecoder {
                 i += 1
                 if depth == 0 && found >= stopAfter {
                     // Sparse: stop early unless a `_path` key may still follow (it can switch the log type).
-                    if wantedCount < 0 || pathSlot < 0 || values[pathSlot].base != nil
-                        || Bytes.find(p + i, n - i, Self.pathKey, Self.pathKeyCount) == nil
-                    {
+                    if wantedCount < 0 || pathSlot < 0 { return 2 }
+                    if values[pathSlot].base != nil {
+                        if found >= wantedCount { return 2 }
+                    } else if !Self.mayContainPathKey(p + i, n - i) {
                         return 2
+                    } else {
+                        stopAfter = Int.max
                     }
-                    stopAfter = Int.max
                 }
                 continue
             }
             if p[i] == 125 { i += 1; return 1 }
             return 0
         }
+    }
+
+    /// Whether `_path"` occurs in `p[0..<n]`: candidate `_p` pairs eight positions per step, then a six-byte check
+    /// (Zeek lines repeat `_` in many keys, so a memchr on `_` alone stops too often).
+    static func mayContainPathKey(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let raw = UnsafeRawPointer(p)
+        var k = 0
+        while k &+ 9 <= n {
+            let a = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self) ^ 0x5F5F_5F5F_5F5F_5F5F
+            let b = raw.loadUnaligned(fromByteOffset: k &+ 1, as: UInt64.self) ^ 0x7070_7070_7070_7070
+            var m = ~(((a & low7) &+ low7) | a | low7) & ~(((b & low7) &+ low7) | b | low7)
+            while m != 0 {
+                let j = k &+ (m.trailingZeroBitCount >> 3)
+                if j &+ pathKeyCount <= n && memcmp(p + j, pathKey, pathKeyCount) == 0 { return true }
+                m &= m &- 1
+            }
+            k &+= 8
+        }
+        return Bytes.find(p + k, n - k, pathKey, pathKeyCount) != nil
+    }
+
+    /// Scans the scalar token at `p[i]` in one pass (number characters, or `true` / `false` / `null`) and leaves
+    /// `i` at the delimiter (`,` `}` `]`, white space, or `n`). nil = invalid token, 0 = null, 1 = number/true/false;
+    /// same verdicts as `scalarKind` on the bytes up to the next delimiter.
+    @inline(__always)
+    static func scanScalar(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Int? {
+        let c = p[i]
+        if c &- 48 <= 9 || c == 45 {
+            // + , - . 0-9 E e as bits of (byte - 43); the comma (bit 1) is left out
+            let numberChars: UInt64 = 1 | 1 << 2 | 1 << 3 | 0x3FF << 5 | 1 << 26 | 1 << 58
+            var k = i &+ 1
+            while k < n {
+                let x = UInt64(p[k] &- 43)
+                if x >= 64 || (numberChars >> x) & 1 == 0 { break }
+                k &+= 1
+            }
+            i = k
+        } else {
+            let vs = i
+            while i < n {
+                let d = p[i]
+                if d == 44 || d == 125 || d == 93 || isWS(d) { break }
+                i += 1
+            }
+            return scalarKind(p + vs, i - vs)
+        }
+        if i < n {
+            let d = p[i]
+            if !(d == 44 || d == 125 || d == 93 || isWS(d)) { return nil }
+        }
+        return 1
     }
 
     /// nil = invalid token, 0 = null, 1 = number/true/false.

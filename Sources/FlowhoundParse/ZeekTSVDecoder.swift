@@ -51,13 +51,16 @@ package final class ZeekTSVDecoder: LineDecoder {
     // Sparse decoding (`decodeOnly`): the slots to fill, and what the last call left in which record.
     private var wanted: UnsafeMutablePointer<Int32>
     private var wantedCount = -1  // -1: every slot
-    private var lastValues: UnsafeMutablePointer<FieldValue>?
+    /// Sparse: separator positions needed to reach every wanted slot and the timestamp (the rest is counted).
+    private var needSeparators = Int.max
+    /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
+    private var lastValues = 0
     private var lastWasSparse = false
 
     package init(fileName: String, maxLineLength: Int) {
         self.fileName = fileName
         self.maxLineLength = max(maxLineLength, 16)
-        ends = .allocate(capacity: self.maxLineLength + 2)
+        ends = .allocate(capacity: self.maxLineLength + 8)
         scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
         markers = .allocate(capacity: 96)
         kindsCapacity = 64
@@ -93,6 +96,7 @@ package final class ZeekTSVDecoder: LineDecoder {
         wanted = .allocate(capacity: max(valid.count, 1))
         for (i, v) in valid.enumerated() { wanted[i] = Int32(v) }
         wantedCount = valid.count
+        needSeparators = max(valid.last ?? 0, tsSlot) + 1
     }
 
     /// Decodes a data line with every slot, ignoring `decodeOnly` (same outcome as `decode` for that line).
@@ -168,25 +172,18 @@ package final class ZeekTSVDecoder: LineDecoder {
         record.lineLength = n
         record.timestamp = nil
         let sparse = wantedCount >= 0
-        if !sparse || !lastWasSparse || lastValues != record.values {
+        if !sparse || !lastWasSparse || lastValues != Int(bitPattern: record.values) {
             record.reset(fieldCount: fieldCount)
         }
-        lastValues = record.values
+        lastValues = Int(bitPattern: record.values)
         lastWasSparse = sparse
         // Split: ends[k] = index just past field k.
         var nt = 0
+        var sawBackslash = true
         if sepLen == 1 {
-            // Branchless: store the position of every byte, advance the field counter only on a separator.
-            // ends[] has room for a whole line, so the stray stores past the last field are harmless.
-            let sep = markers[0]
-            let e = ends
-            var i = 0
-            while i < n {
-                e[nt] = Int32(truncatingIfNeeded: i)
-                nt &+= line[i] == sep ? 1 : 0
-                i &+= 1
-            }
-            e[nt] = Int32(truncatingIfNeeded: n)
+            let split = Self.splitWords(line, n, markers[0], ends, need: sparse ? needSeparators : .max)
+            nt = split.fields
+            sawBackslash = split.backslash
         } else {
             var pos = 0
             while pos <= n - sepLen, let f = Bytes.find(line + pos, n - pos, markers, sepLen) {
@@ -202,7 +199,7 @@ package final class ZeekTSVDecoder: LineDecoder {
         let values = record.values
         // First backslash of the line (fields ending before it need no `\xNN` look).
         let backslash: Int
-        if let b = memchr(line, 92, n) {
+        if sawBackslash, let b = memchr(line, 92, n) {
             backslash = UnsafePointer<UInt8>(b.assumingMemoryBound(to: UInt8.self)) - line
         } else {
             backslash = n
@@ -215,7 +212,16 @@ package final class ZeekTSVDecoder: LineDecoder {
                 let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
                 let end = Int(ends[k])
                 let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
-                values[k] = value(line + start, end - start, kinds[k], escaped: escaped, &scratchPos)
+                let len = end - start
+                let b = line + start
+                if kinds[k] == Self.kindOther && !escaped && len != unsetLen && len != emptyLen {
+                    // plain scalar (cannot be the unset / empty marker): store the view field by field
+                    values[k].base = b
+                    values[k].count = len
+                    values[k].listSeparator = 0
+                } else {
+                    values[k] = value(b, len, kinds[k], escaped: escaped, &scratchPos)
+                }
             }
             if !tsDone {
                 let k = tsSlot
@@ -238,25 +244,101 @@ package final class ZeekTSVDecoder: LineDecoder {
         return .event
     }
 
+    /// Records the index of every `sep` byte of `p[0..<n]` in `e` (`e[k]` = end of field k, `e[nt] = n`) and
+    /// returns the number of separators and whether a backslash occurs. Eight bytes per step (SWAR): the
+    /// positions of the first four separators of a word are stored unconditionally (stores past the last one
+    /// are overwritten later or lie beyond the fields), so the loop has no data-dependent branch except for
+    /// the rare word with more than four separators. Reads only `p[0..<n]`; `e` needs room for `n + 4` entries.
+    @inline(__always)
+    static func splitWords(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ sep: UInt8, _ e: UnsafeMutablePointer<Int32>, need: Int = .max
+    ) -> (fields: Int, backslash: Bool) {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let sepWord = UInt64(sep) &* 0x0101_0101_0101_0101
+        let slashWord: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
+        let raw = UnsafeRawPointer(p)
+        var nt = 0
+        var k = 0
+        var slashes: UInt64 = 0
+        while k &+ 8 <= n && nt < need {
+            let w = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            let t = w ^ sepWord
+            let b = w ^ slashWord
+            // high bit of a byte set exactly where that byte of t (b) is zero
+            var m = ~(((t & low7) &+ low7) | t | low7)
+            slashes |= ~(((b & low7) &+ low7) | b | low7)
+            let c = Self.highBitCount(m)
+            let base = Int32(truncatingIfNeeded: k)
+            e[nt] = base &+ Int32(truncatingIfNeeded: m.trailingZeroBitCount >> 3)
+            m &= m &- 1
+            e[nt &+ 1] = base &+ Int32(truncatingIfNeeded: m.trailingZeroBitCount >> 3)
+            m &= m &- 1
+            e[nt &+ 2] = base &+ Int32(truncatingIfNeeded: m.trailingZeroBitCount >> 3)
+            m &= m &- 1
+            e[nt &+ 3] = base &+ Int32(truncatingIfNeeded: m.trailingZeroBitCount >> 3)
+            if c > 4 {
+                var j = nt &+ 4
+                m &= m &- 1
+                while m != 0 {
+                    e[j] = base &+ Int32(truncatingIfNeeded: m.trailingZeroBitCount >> 3)
+                    m &= m &- 1
+                    j &+= 1
+                }
+            }
+            nt &+= c
+            k &+= 8
+        }
+        // Past the last position needed: only count separators (and a backslash there no longer matters).
+        while k &+ 8 <= n {
+            let t = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self) ^ sepWord
+            nt &+= Self.highBitCount(~(((t & low7) &+ low7) | t | low7))
+            k &+= 8
+        }
+        var tailSlash = false
+        while k < n {
+            let c = p[k]
+            e[nt] = Int32(truncatingIfNeeded: k)
+            nt &+= c == sep ? 1 : 0
+            tailSlash = tailSlash || c == 92
+            k &+= 1
+        }
+        e[nt] = Int32(truncatingIfNeeded: n)
+        return (nt, slashes != 0 || tailSlash)
+    }
+
+    /// Number of bytes of `m` with the high bit set, when only high bits may be set (no popcnt instruction in
+    /// the baseline x86-64 target: one multiply adds the eight flags).
+    @inline(__always)
+    static func highBitCount(_ m: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((m >> 7) &* 0x0101_0101_0101_0101) >> 56)
+    }
+
     /// Zeek's usual `ssssssssss.uuuuuu` (10 + 6 digits) without a loop per digit; nil for any other shape.
     @inline(__always)
     static func parseZeekTime(_ p: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
         if n != 17 || p[10] != 46 { return nil }
-        var secs: Int64 = 0
-        var frac: Int64 = 0
-        var bad: UInt8 = 0
-        for i in 0..<10 {
-            let d = p[i] &- 48
-            bad |= d > 9 ? 1 : 0
-            secs = secs &* 10 &+ Int64(d)
+        let raw = UnsafeRawPointer(p)
+        let hi = raw.loadUnaligned(as: UInt64.self)  // digits 0-7
+        // bytes 9-16 = digit 9, '.', six fraction digits; the first two become '0' so the word is 00dddddd
+        let lo = raw.loadUnaligned(fromByteOffset: 9, as: UInt64.self) & ~0xFFFF | 0x3030
+        let d8 = p[8] &- 48, d9 = p[9] &- 48
+        guard d8 <= 9 && d9 <= 9, let a = eightDigits(hi), let f = eightDigits(lo) else { return nil }
+        let secs = Int64(a) &* 100 &+ Int64(d8) &* 10 &+ Int64(d9)
+        return Timestamp(nanoseconds: secs &* 1_000_000_000 &+ Int64(f) &* 1000)
+    }
+
+    /// The value of eight ASCII digits in a little-endian word (first digit most significant), or nil.
+    @inline(__always)
+    static func eightDigits(_ w: UInt64) -> UInt64? {
+        let ascii: UInt64 = 0x3030_3030_3030_3030
+        if (w & 0xF0F0_F0F0_F0F0_F0F0) != ascii || ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) != ascii {
+            return nil
         }
-        for i in 11..<17 {
-            let d = p[i] &- 48
-            bad |= d > 9 ? 1 : 0
-            frac = frac &* 10 &+ Int64(d)
-        }
-        if bad != 0 { return nil }
-        return Timestamp(nanoseconds: secs &* 1_000_000_000 &+ frac &* 1000)
+        var v = w &- ascii
+        v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
+        v = (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
+        return v
     }
 
     @inline(__always)

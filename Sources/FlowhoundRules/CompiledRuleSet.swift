@@ -86,7 +86,7 @@ package final class CompiledRuleSet: Sendable {
     /// A cache sized for this set, for `matches(_:scratch:into:)`. The caller owns it (`deallocate()` when done);
     /// one scratch may serve several sets (it grows as needed) but only one thread at a time.
     package func makeScratch() -> MatchScratch {
-        MatchScratch(numbers: numberCacheSize, addresses: addressCacheSize)
+        MatchScratch(numbers: numberCacheSize, addresses: addressCacheSize, leaves: program.leafCount)
     }
 
     /// The compiled tree of the rule at `ruleIndex`, if it is active in this set.
@@ -110,13 +110,15 @@ package final class CompiledRuleSet: Sendable {
     package func matches(_ record: borrowing EventRecord, scratch: inout MatchScratch, into out: inout [Int]) {
         let capacity = record.capacity
         precondition(capacity >= schema.fieldCount, "event record smaller than its schema")
-        if numberCacheSize > scratch.numberCapacity || addressCacheSize > scratch.addressCapacity {
-            scratch.reserve(numbers: numberCacheSize, addresses: addressCacheSize)
+        let prog = program
+        if numberCacheSize > scratch.numberCapacity || addressCacheSize > scratch.addressCapacity
+            || prog.leafCount > scratch.leafCapacity
+        {
+            scratch.reserve(numbers: numberCacheSize, addresses: addressCacheSize, leaves: prog.leafCount)
         }
         let ctx = MatchContext(
             values: record.values, line: record.line, lineLength: record.lineLength, numbers: scratch.numbers,
-            addresses: scratch.addresses, generation: scratch.nextGeneration())
-        let prog = program
+            addresses: scratch.addresses, leaves: scratch.leaves, generation: scratch.nextGeneration())
         withExtendedLifetime(prog) { prog.matches(ctx, into: &out) }
     }
 }

@@ -80,6 +80,8 @@ struct MatchContext {
     let lineLength: Int
     let numbers: UnsafeMutablePointer<NumberCacheEntry>
     let addresses: UnsafeMutablePointer<AddressCacheEntry>
+    /// Memoised guard-leaf results: `generation << 1 | result` (see `MatchProgram.matches`).
+    let leaves: UnsafeMutablePointer<UInt64>
     /// Cache entries whose generation differs were filled for an earlier record.
     let generation: UInt32
 
@@ -281,13 +283,18 @@ struct Op {
 package struct MatchScratch {
     var numbers: UnsafeMutablePointer<NumberCacheEntry>
     var addresses: UnsafeMutablePointer<AddressCacheEntry>
+    var leaves: UnsafeMutablePointer<UInt64>
     var numberCapacity: Int
     var addressCapacity: Int
+    var leafCapacity: Int
     var generation: UInt32 = 0
 
-    package init(numbers: Int = 8, addresses: Int = 8) {
+    package init(numbers: Int = 8, addresses: Int = 8, leaves: Int = 16) {
         numberCapacity = max(numbers, 1)
         addressCapacity = max(addresses, 1)
+        leafCapacity = max(leaves, 1)
+        self.leaves = .allocate(capacity: leafCapacity)
+        self.leaves.initialize(repeating: 0, count: leafCapacity)
         self.numbers = .allocate(capacity: numberCapacity)
         self.numbers.initialize(repeating: NumberCacheEntry(generation: 0, ok: false, value: 0), count: numberCapacity)
         self.addresses = .allocate(capacity: addressCapacity)
@@ -297,10 +304,11 @@ package struct MatchScratch {
     }
 
     /// Makes room for `numbers` / `addresses` entries (keeps nothing).
-    mutating func reserve(numbers n: Int, addresses a: Int) {
-        if n > numberCapacity || a > addressCapacity {
+    mutating func reserve(numbers n: Int, addresses a: Int, leaves l: Int = 0) {
+        if n > numberCapacity || a > addressCapacity || l > leafCapacity {
             deallocate()
-            self = MatchScratch(numbers: max(n, numberCapacity), addresses: max(a, addressCapacity))
+            self = MatchScratch(
+                numbers: max(n, numberCapacity), addresses: max(a, addressCapacity), leaves: max(l, leafCapacity))
         }
     }
 
@@ -311,6 +319,7 @@ package struct MatchScratch {
         if generation == 0 {
             for i in 0..<numberCapacity { numbers[i].generation = 0 }
             for i in 0..<addressCapacity { addresses[i].generation = 0 }
+            for i in 0..<leafCapacity { leaves[i] = 0 }
             generation = 1
         }
         return generation
@@ -319,6 +328,7 @@ package struct MatchScratch {
     package func deallocate() {
         numbers.deallocate()
         addresses.deallocate()
+        leaves.deallocate()
     }
 }
 
@@ -339,6 +349,17 @@ final class MatchProgram: @unchecked Sendable {
     let fallbacks: [Matcher]
     /// Every slot an instruction reads.
     let slots: [Int]
+    /// Guards: the leaves every rule requires (its top-level conjuncts that are single instructions, each with
+    /// the result it must have), checked before the rule's program. Each distinct leaf is evaluated at most once
+    /// per record and shared by every rule that requires it (memo in `MatchContext.leaves`). Rule k's guards are
+    /// `guards[guardStart[k]..<guardStart[k + 1]]`, each `leaf << 1 | expected`, cheapest (per sharing rule) first.
+    let guardStart: UnsafeMutablePointer<Int32>
+    let guards: UnsafeMutablePointer<Int32>
+    /// Instruction of each distinct guard leaf.
+    let leafOps: UnsafeMutablePointer<Int32>
+    let leafCount: Int
+    /// The rule is exactly the conjunction of its guards: no program run needed once they hold.
+    let pure: UnsafeMutablePointer<Bool>
 
     init(_ rules: [(ruleIndex: Int, matcher: Matcher)]) {
         var b = Builder()
@@ -351,6 +372,69 @@ final class MatchProgram: @unchecked Sendable {
             b.emit(r.matcher)
             b.ops.append(Op(.ret))
         }
+        // Guards (see above).
+        var leafIDs: [Matcher: Int] = [:]
+        var leafList: [Matcher] = []
+        var perRule: [[(leaf: Int, expected: Bool)]] = []
+        var pureFlags: [Bool] = []
+        for r in rules {
+            var conjuncts: [Matcher] = [r.matcher]
+            if case .all(let xs) = r.matcher { conjuncts = xs }
+            var gs: [(leaf: Int, expected: Bool)] = []
+            var isPure = true
+            for x in conjuncts {
+                var leaf = x
+                var expected = true
+                if case .not(let y) = x {
+                    leaf = y
+                    expected = false
+                }
+                guard MatchProgram.isGuardLeaf(leaf) else {
+                    isPure = false
+                    continue
+                }
+                let id: Int
+                if let known = leafIDs[leaf] {
+                    id = known
+                } else {
+                    id = leafList.count
+                    leafIDs[leaf] = id
+                    leafList.append(leaf)
+                }
+                if !gs.contains(where: { $0.leaf == id && $0.expected == expected }) { gs.append((id, expected)) }
+            }
+            perRule.append(gs)
+            pureFlags.append(isPure)
+        }
+        var sharers = [Int](repeating: 0, count: leafList.count)
+        for gs in perRule { for g in gs { sharers[g.leaf] += 1 } }
+        leafCount = leafList.count
+        leafOps = .allocate(capacity: max(leafCount, 1))
+        for (id, leaf) in leafList.enumerated() {
+            let at = b.ops.count
+            b.emit(leaf)
+            precondition(b.ops.count == at + 1, "guard leaf compiled to more than one instruction")
+            leafOps[id] = Int32(at)
+        }
+        let total = perRule.reduce(0) { $0 + $1.count }
+        guardStart = .allocate(capacity: ruleCount + 1)
+        guards = .allocate(capacity: max(total, 1))
+        pure = .allocate(capacity: max(ruleCount, 1))
+        var at = 0
+        for (k, gs) in perRule.enumerated() {
+            guardStart[k] = Int32(at)
+            pure[k] = pureFlags[k]
+            let ordered = gs.enumerated().sorted { x, y in
+                let cx = Double(leafList[x.element.leaf].cost) / Double(sharers[x.element.leaf])
+                let cy = Double(leafList[y.element.leaf].cost) / Double(sharers[y.element.leaf])
+                return cx != cy ? cx < cy : x.offset < y.offset
+            }
+            for g in ordered.map(\.element) {
+                guards[at] = Int32(g.leaf << 1 | (g.expected ? 1 : 0))
+                at += 1
+            }
+        }
+        guardStart[ruleCount] = Int32(at)
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)
@@ -368,12 +452,52 @@ final class MatchProgram: @unchecked Sendable {
         pool.deallocate()
         entries.deallocate()
         ruleIndices.deallocate()
+        guardStart.deallocate()
+        guards.deallocate()
+        leafOps.deallocate()
+        pure.deallocate()
     }
 
-    /// Appends the input index of every rule that holds.
+    /// Leaves that compile to one instruction evaluated in place (no fallback tree).
+    static func isGuardLeaf(_ m: Matcher) -> Bool {
+        switch m {
+        case .present, .absent, .equals, .equalsAny, .prefix, .suffix, .contains, .containsAny, .numberEquals,
+            .compare, .cidr, .lineContains:
+            true
+        default:
+            false
+        }
+    }
+
+    /// Appends the input index of every rule that holds. `ctx.leaves` must have room for `leafCount` entries.
     @inline(__always)
     func matches(_ ctx: MatchContext, into out: inout [Int]) {
-        for k in 0..<ruleCount where run(entries[k], ctx) { out.append(ruleIndices[k]) }
+        let stamp = UInt64(ctx.generation) << 1
+        let memo = ctx.leaves
+        var g = Int(guardStart[0])
+        for k in 0..<ruleCount {
+            let end = Int(guardStart[k + 1])
+            var ok = true
+            while g < end {
+                let e = Int(guards[g])
+                g &+= 1
+                let id = e >> 1
+                let m = memo[id]
+                let r: Bool
+                if m & ~1 == stamp {
+                    r = m & 1 != 0
+                } else {
+                    r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
+                    memo[id] = stamp | (r ? 1 : 0)
+                }
+                if r != (e & 1 != 0) {
+                    ok = false
+                    break
+                }
+            }
+            g = end
+            if ok && (pure[k] || run(entries[k], ctx)) { out.append(ruleIndices[k]) }
+        }
     }
 
     /// Builds instructions and the pool.
@@ -671,7 +795,6 @@ final class MatchProgram: @unchecked Sendable {
     func run(_ start: Int, _ ctx: MatchContext) -> Bool {
         var pc = start
         var r = false
-        let values = ctx.values
         while true {
             let op = UnsafePointer(ops + pc)
             pc &+= 1
@@ -684,6 +807,21 @@ final class MatchProgram: @unchecked Sendable {
                 if r { pc = Int(op.pointee.a) }
             case .not:
                 r = !r
+            default:
+                r = leaf(op, ctx)
+            }
+        }
+    }
+
+    /// Evaluates one non-control instruction.
+    @inline(__always)
+    func leaf(_ op: UnsafePointer<Op>, _ ctx: MatchContext) -> Bool {
+        let values = ctx.values
+        var r = false
+        do {
+            switch op.pointee.code {
+            case .ret, .jumpIfFalse, .jumpIfTrue, .not:
+                r = false
             case .constant:
                 r = op.pointee.flag
             case .present:
@@ -720,6 +858,7 @@ final class MatchProgram: @unchecked Sendable {
                 r = elements(op, values[Int(op.pointee.slot)])
             }
         }
+        return r
     }
 
     /// A string / parsed test over a value: false when absent, any element of a list.
