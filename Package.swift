@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(
@@ -21,7 +22,7 @@ let package = Package(
         .target(
             name: "FlowhoundPipeline",
             dependencies: ["FlowhoundCore", "FlowhoundIngest", "FlowhoundParse", "FlowhoundRules", "FlowhoundDetect",
-                           "FlowhoundSinks"],
+                           "FlowhoundSinks", "FlowhoundState"],
             swiftSettings: settings),
         .target(name: "FlowhoundCore", swiftSettings: settings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -34,11 +35,16 @@ let package = Package(
             swiftSettings: settings),
         .target(name: "FlowhoundDetect", dependencies: ["FlowhoundCore", "FlowhoundRules"], swiftSettings: settings),
         .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        .target(
+            name: "FlowhoundState",
+            dependencies: ["FlowhoundCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: settings),
         .testTarget(name: "FlowhoundCoreTests", dependencies: ["FlowhoundCore"], swiftSettings: settings),
         .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
         .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect", "FlowhoundParse"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundStateTests", dependencies: ["FlowhoundState"], swiftSettings: settings),
         .testTarget(name: "FlowhoundSinksTests", dependencies: ["FlowhoundSinks"], swiftSettings: settings),
         .testTarget(
             name: "FlowhoundPipelineTests",

@@ -13,6 +13,14 @@ package struct ScanOptions: Sendable {
     package var colour = false
     /// The site file; nil means `site.yml` in the default rules directory, when there is one.
     package var sitePath: String?
+    /// The state store (baselines) to read before and write after the scan (`--state`).
+    package var statePath: String?
+    /// Run the behavioural detectors of the loaded rules (`detector:` documents).
+    package var detectorsEnabled = true
+    /// Learn only: build the baseline, write no findings (`baseline learn`).
+    package var learnOnly = false
+    /// Treat events before this log time as learning for first-seen detectors (`--learn-from`).
+    package var learnFrom: Timestamp?
     /// A YAML field map for generic JSON inputs (`--field-map`).
     package var fieldMapPath: String?
     /// Findings below this level are not written.
@@ -47,6 +55,11 @@ package struct ScanReport: Sendable {
     package var warnings: [Diagnostic] = []
     package var inputs: [InputStats] = []
     package var rulesLoaded = 0
+    package var detectorsLoaded = 0
+    package var baselineRestored = false
+    package var baselineSaved = false
+    /// The learned state at the end of the scan.
+    package var baseline = BaselineSnapshot()
     /// Matches suppressed by the site's allow entries: (entry location, reason, count).
     package var allowed: [(String, String, Int)] = []
 

@@ -4,6 +4,7 @@ import FlowhoundIngest
 import FlowhoundParse
 import FlowhoundRules
 import FlowhoundSinks
+import FlowhoundState
 
 /// `flowhound scan`: load rules, read every input once, match, write findings, report.
 ///
@@ -99,6 +100,30 @@ package enum ScanRunner {
             written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
         }
+        var behaviourOptions = BehaviourEngine.Options()
+        behaviourOptions.minimumLevel = options.minimumLevel
+        behaviourOptions.learnFrom = options.learnFrom
+        let behaviour = BehaviourEngine(rules: options.detectorsEnabled ? loaded.detectorRules : [], site: site, options: behaviourOptions) { finding in
+            if options.learnOnly { return }
+            writer.write(finding)
+            written += 1
+            if finding.level >= failLevel { atFailLevel += 1 }
+        }
+        var store: StateStore?
+        if let statePath = options.statePath {
+            do {
+                let s = try StateStore(path: statePath)
+                store = s
+                if let baseline = try s.loadBaseline() {
+                    behaviour.restore(baseline)
+                    report.baselineRestored = true
+                }
+            } catch {
+                report.errors.append(error)
+                emit([error], to: diagnostics)
+            }
+        }
+        report.detectorsLoaded = options.detectorsEnabled ? loaded.detectorRules.count : 0
         for d in correlations.diagnostics {
             if d.kind == .error { report.errors.append(d) } else { report.warnings.append(d) }
         }
@@ -143,7 +168,7 @@ package enum ScanRunner {
             let context = decoderContext(input)
             var sink = ScanSink(
                 input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
-                context: context, requestedFields: requested)
+                behaviour: behaviour, context: context, requestedFields: requested)
             var ingest = IngestOptions()
             ingest.maxLineLength = options.maxLineLength
             let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
@@ -188,7 +213,18 @@ package enum ScanRunner {
         }
         engine.finish()
         correlations.finish()
+        behaviour.finish()
         writer.flush()
+        if let store {
+            do {
+                try store.saveBaseline(behaviour.snapshot())
+                report.baselineSaved = true
+            } catch {
+                report.errors.append(error)
+                emit([error], to: diagnostics)
+            }
+        }
+        report.baseline = behaviour.snapshot()
         if let e = writer.error {
             report.errors.append(e)
             emit([e], to: diagnostics)
@@ -213,7 +249,7 @@ package enum ScanRunner {
         var s =
             "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
-            + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules)\n"
+            + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
         for (place, reason, n) in r.allowed {
             s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"
         }
@@ -284,6 +320,9 @@ struct ScanSink: LineSink {
     let compiler: RuleCache
     let engine: DetectionEngine
     let correlations: CorrelationEngine
+    let behaviour: BehaviourEngine
+    /// The behavioural detectors read this schema's events (then fields are decoded in full).
+    var feedsBehaviour = false
     let context: DecoderContext
     let requestedFields: Set<String>
     var decoder: (any LineDecoder)?
@@ -306,8 +345,10 @@ struct ScanSink: LineSink {
 
     init(
         input: InputSpec, options: ScanOptions, compiler: RuleCache, engine: DetectionEngine,
-        correlations: CorrelationEngine, context: DecoderContext = DecoderContext(), requestedFields: Set<String>
+        correlations: CorrelationEngine, behaviour: BehaviourEngine, context: DecoderContext = DecoderContext(),
+        requestedFields: Set<String>
     ) {
+        self.behaviour = behaviour
         self.input = input
         self.options = options
         self.compiler = compiler
@@ -356,6 +397,11 @@ struct ScanSink: LineSink {
                 engine.advance(to: t)
                 correlations.advance(to: t)
             }
+            if feedsBehaviour, let decoder {
+                behaviour.observe(
+                    record: record, schema: decoder.schema,
+                    origin: EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset))
+            }
             guard let compiled else { return }
             if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
             compiled.matches(record, scratch: &scratch, into: &matches)
@@ -400,8 +446,10 @@ struct ScanSink: LineSink {
         fieldCount = schema.fieldCount
         let c = compiler.compiled(for: schema)
         compiled = c
-        tsv?.decodeOnly(slots: c.referencedSlots)
-        json?.decodeOnly(slots: c.referencedSlots)
+        feedsBehaviour = behaviour.wants(schema)
+        let slots = feedsBehaviour ? nil : c.referencedSlots
+        tsv?.decodeOnly(slots: slots)
+        json?.decodeOnly(slots: slots)
     }
 
     func finish() {

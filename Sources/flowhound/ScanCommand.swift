@@ -35,6 +35,9 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .customLong("site"), help: "The site file (networks, assets, groups, allow entries). Default: site.yml of the bundled rules.")
     var site: String?
 
+    @Option(name: .customLong("state"), help: "A state store (SQLite): its baseline is used, and updated after the scan.")
+    var state: String?
+
     @Option(name: .customLong("field-map"), help: "A YAML map from another JSON source's keys to ECS names (generic JSON).")
     var fieldMap: String?
 
@@ -78,6 +81,7 @@ struct ScanCommand: ParsableCommand {
         o.forcedFormat = format
         o.sitePath = site
         o.fieldMapPath = fieldMap
+        o.statePath = state
         o.outputPath = output
         let toTerminal = output == nil && isatty(1) == 1
         switch alertFormat {

@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func everyPlantedFlowIsReported() throws {
-        let r = try scanSample(["--merge-window", "0"])
+        let r = try scanSample(["--merge-window", "0", "--rules", "Rules/flowhound/zeek"])
         let alerts = try jsonLines(r.stdout)
         func hits(_ rule: String) -> [(String?, String?, Int?)] {
             alerts.filter { (($0["rule"] as? [String: Any])?["id"] as? String) == rule }.map {
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func mergedAlertsCarryCountWindowAndEvidence() throws {
-        let alerts = try jsonLines(try scanSample().stdout)
+        let alerts = try jsonLines(try scanSample(["--rules", "Rules/flowhound/zeek"]).stdout)
         #expect(alerts.count == 6)
         let sweep = try #require(
             alerts.first { (($0["rule"] as? [String: Any])?["id"] as? String) == "40c43109-6b72-4770-9ec3-1e8c9797c400" })
@@ -51,6 +51,19 @@ import Testing
         #expect(event["start"] as? String == "2026-03-02T08:47:10.415052Z")
         #expect(event["end"] as? String == "2026-03-02T08:47:55.934364Z")
         #expect(sweep["destination"] == nil, "merged events reach many destinations")
+    }
+
+    @Test func behaviouralDetectorsFindTheSweepAndLinkItToAnIncident() throws {
+        let alerts = try jsonLines(try scanSample().stdout)
+        let scans = alerts.filter { (($0["rule"] as? [String: Any])?["id"] as? String) == "net.internal_scan" }
+        #expect(scans.count == 2, "failed-attempt scan and vertical scan")
+        for s in scans {
+            #expect((s["source"] as? [String: Any])?["ip"] as? String == "10.20.1.23")
+            let group = (s["flowhound"] as? [String: Any])?["group"] as? [String: Any]
+            #expect(group?["incident"] as? String == "inc-10.20.1.23-1772441225")
+        }
+        let kinds = Set(scans.compactMap { (($0["flowhound"] as? [String: Any])?["group"] as? [String: Any])?["kind"] as? String })
+        #expect(kinds == ["failed_attempts", "vertical"])
     }
 
     @Test func plainAndGzipCopiesGiveTheSameAlerts() throws {

@@ -103,6 +103,13 @@ package final class BehaviourEngine {
         }
     }
 
+    /// Whether any detector reads events of this schema (then every field of its events must be decoded).
+    package func wants(_ schema: Schema) -> Bool {
+        let plan = normaliser.plan(for: schema)
+        if plan.kinds.isEmpty { return false }
+        return detectors.contains { !$0.kinds.intersection(plan.kinds).isEmpty }
+    }
+
     /// Feeds one decoded event. Cheap when no detector wants the schema's kind.
     package func observe(record: EventRecord, schema: Schema, origin: EventOrigin) {
         let plan = normaliser.plan(for: schema)

@@ -1,0 +1,150 @@
+import FlowhoundCore
+import Foundation
+import GRDB
+
+/// flowhound's persistent state in one SQLite file (GRDB): learned baselines now; cursors and detector window
+/// state will join them in the same transactions.
+///
+/// Schema changes are numbered GRDB migrations. Every write is one transaction, so a crash leaves either the
+/// old or the new state, never a mix. The file is opened in WAL mode; one process writes at a time.
+package final class StateStore {
+    package let path: String
+    private let queue: DatabaseQueue
+
+    /// Opens (creating it when missing) the store at `path` and brings its schema up to date.
+    package init(path: String) throws(Diagnostic) {
+        self.path = path
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(5)
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try Self.migrator.migrate(queue)
+        } catch {
+            throw Diagnostic(
+                code: "state_store", "cannot open the state store: \(error); check the path (--state) and its permissions",
+                at: FileLocation(path: path))
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-baselines") { db in
+            try db.create(table: "baseline_meta") { t in
+                t.primaryKey("id", .integer)
+                t.column("learning_start", .integer)
+                t.column("clock", .integer)
+                t.column("updated_at", .text).notNull()
+            }
+            try db.create(table: "baseline_edge") { t in
+                t.column("detector", .text).notNull()
+                t.column("src_hi", .integer).notNull()
+                t.column("src_lo", .integer).notNull()
+                t.column("dst_hi", .integer).notNull()
+                t.column("dst_lo", .integer).notNull()
+                t.column("service", .integer).notNull()
+                t.column("first_seen", .integer).notNull()
+                t.column("last_seen", .integer).notNull()
+                t.column("days", .integer).notNull()
+                t.primaryKey(["detector", "src_hi", "src_lo", "dst_hi", "dst_lo", "service"])
+            }
+            try db.create(table: "baseline_host") { t in
+                t.column("detector", .text).notNull()
+                t.column("addr_hi", .integer).notNull()
+                t.column("addr_lo", .integer).notNull()
+                t.column("first_seen", .integer).notNull()
+                t.column("last_seen", .integer).notNull()
+                t.column("clients", .integer).notNull()
+                t.column("destinations", .integer).notNull()
+                t.primaryKey(["detector", "addr_hi", "addr_lo"])
+            }
+            try db.create(table: "baseline_volume") { t in
+                t.column("detector", .text).notNull()
+                t.column("addr_hi", .integer).notNull()
+                t.column("addr_lo", .integer).notNull()
+                t.column("bytes_out_hist", .text).notNull()
+                t.column("pcr_hist", .text).notNull()
+                t.primaryKey(["detector", "addr_hi", "addr_lo"])
+            }
+        }
+        return m
+    }
+
+    /// Replaces the stored baseline with `snapshot`, in one transaction.
+    package func saveBaseline(_ snapshot: BaselineSnapshot) throws(Diagnostic) {
+        do {
+            try queue.write { db in
+                try db.execute(sql: "DELETE FROM baseline_edge; DELETE FROM baseline_host; DELETE FROM baseline_volume; DELETE FROM baseline_meta")
+                try db.execute(
+                    sql: "INSERT INTO baseline_meta (id, learning_start, clock, updated_at) VALUES (1, ?, ?, ?)",
+                    arguments: [snapshot.learningStart, snapshot.clock, ISO8601DateFormatter().string(from: Date())])
+                let edge = try db.makeStatement(
+                    sql: "INSERT INTO baseline_edge VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                for e in snapshot.edges {
+                    try edge.execute(arguments: [
+                        e.detector, Int64(bitPattern: e.source.high), Int64(bitPattern: e.source.low),
+                        Int64(bitPattern: e.destination.high), Int64(bitPattern: e.destination.low), Int64(e.service),
+                        e.firstSeen, e.lastSeen, Int64(e.days),
+                    ])
+                }
+                let host = try db.makeStatement(sql: "INSERT INTO baseline_host VALUES (?, ?, ?, ?, ?, ?, ?)")
+                for h in snapshot.hosts {
+                    try host.execute(arguments: [
+                        h.detector, Int64(bitPattern: h.address.high), Int64(bitPattern: h.address.low), h.firstSeen,
+                        h.lastSeen, Int64(h.clients), Int64(h.destinations),
+                    ])
+                }
+                let vol = try db.makeStatement(sql: "INSERT INTO baseline_volume VALUES (?, ?, ?, ?, ?)")
+                for v in snapshot.volumes {
+                    try vol.execute(arguments: [
+                        v.detector, Int64(bitPattern: v.address.high), Int64(bitPattern: v.address.low),
+                        v.hourlyBytesOut.map(String.init).joined(separator: ","),
+                        v.hourlyPCR.map(String.init).joined(separator: ","),
+                    ])
+                }
+            }
+        } catch {
+            throw Diagnostic(code: "state_store", "cannot save the baseline: \(error)", at: FileLocation(path: path))
+        }
+    }
+
+    /// The stored baseline, or nil when none was saved yet.
+    package func loadBaseline() throws(Diagnostic) -> BaselineSnapshot? {
+        do {
+            return try queue.read { db -> BaselineSnapshot? in
+                guard let meta = try Row.fetchOne(db, sql: "SELECT learning_start, clock FROM baseline_meta WHERE id = 1")
+                else { return nil }
+                var s = BaselineSnapshot()
+                s.learningStart = meta["learning_start"]
+                s.clock = meta["clock"]
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM baseline_edge ORDER BY detector, src_hi, src_lo, dst_hi, dst_lo, service") {
+                    s.edges.append(
+                        BaselineSnapshot.Edge(
+                            detector: r["detector"],
+                            source: IPAddress(high: UInt64(bitPattern: r["src_hi"]), low: UInt64(bitPattern: r["src_lo"])),
+                            destination: IPAddress(high: UInt64(bitPattern: r["dst_hi"]), low: UInt64(bitPattern: r["dst_lo"])),
+                            service: UInt32(truncatingIfNeeded: r["service"] as Int64), firstSeen: r["first_seen"],
+                            lastSeen: r["last_seen"], days: UInt8(clamping: r["days"] as Int64)))
+                }
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM baseline_host ORDER BY detector, addr_hi, addr_lo") {
+                    s.hosts.append(
+                        BaselineSnapshot.Host(
+                            detector: r["detector"],
+                            address: IPAddress(high: UInt64(bitPattern: r["addr_hi"]), low: UInt64(bitPattern: r["addr_lo"])),
+                            firstSeen: r["first_seen"], lastSeen: r["last_seen"],
+                            clients: Int32(clamping: r["clients"] as Int64), destinations: Int32(clamping: r["destinations"] as Int64)))
+                }
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM baseline_volume ORDER BY detector, addr_hi, addr_lo") {
+                    func hist(_ t: String) -> [UInt32] { t.split(separator: ",").compactMap { UInt32($0) } }
+                    s.volumes.append(
+                        BaselineSnapshot.Volume(
+                            detector: r["detector"],
+                            address: IPAddress(high: UInt64(bitPattern: r["addr_hi"]), low: UInt64(bitPattern: r["addr_lo"])),
+                            hourlyBytesOut: hist(r["bytes_out_hist"]), hourlyPCR: hist(r["pcr_hist"])))
+                }
+                return s
+            }
+        } catch {
+            throw Diagnostic(code: "state_store", "cannot read the baseline: \(error)", at: FileLocation(path: path))
+        }
+    }
+}
