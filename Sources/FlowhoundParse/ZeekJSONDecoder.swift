@@ -305,6 +305,8 @@ package final class ZeekJSONDecoder: LineDecoder {
     }
 
     static func parseTime(_ b: UnsafePointer<UInt8>, _ n: Int) -> Timestamp? {
+        // Zeek's usual `ssssssssss.uuuuuu` without a loop per digit (same value as `parseEpoch`).
+        if let t = ZeekTSVDecoder.parseZeekTime(b, n) { return t }
         // An integer of 12+ digits is epoch milliseconds (as seconds it would be past the year 33000).
         if n >= 12, memchr(b, 46, n) == nil, let ms = Bytes.parseInt(b, n) {
             let digits = ms < 0 ? n - 1 : n
