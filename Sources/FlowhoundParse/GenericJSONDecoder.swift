@@ -158,17 +158,11 @@ package final class GenericJSONDecoder: LineDecoder {
     }
 
     package func decode(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome {
-        var n = count
-        while n > 0 && (line[n - 1] == 13 || line[n - 1] == 32 || line[n - 1] == 9) { n -= 1 }
+        let (i, n) = JSONLine.trimmed(line, count)
         if n > maxLineLength { return .malformed(.lineTooLong) }
-        var i = 0
-        while i < n && (line[i] == 32 || line[i] == 9) { i += 1 }
         if i == n { return .skipped }
         let fc = schema.fieldCount
-        record.ensureCapacity(fc)
-        record.line = line
-        record.lineLength = n
-        record.reset(fieldCount: fc)
+        JSONLine.prepare(&record, line: line, length: n, fieldCount: fc)
         scratch.used = 0
         guard flattener.scan(table, line + i, n - i, record.values, &scratch) else { return .malformed(.badJSON) }
         if timeSlot >= 0, let b = record.values[timeSlot].base, record.values[timeSlot].count > 0 {

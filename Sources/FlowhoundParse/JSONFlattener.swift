@@ -205,3 +205,25 @@ final class JSONFlattener {
         return FieldValue(base: UnsafePointer(out), count: w, listSeparator: rebuiltListSeparator)
     }
 }
+
+/// Line handling shared by the JSON-object decoders (Windows events, generic JSON).
+enum JSONLine {
+    /// The object's bounds: leading blanks skipped, trailing CR/blanks dropped. `start == end` for a blank line.
+    @inline(__always)
+    static func trimmed(_ line: UnsafePointer<UInt8>, _ count: Int) -> (start: Int, end: Int) {
+        var n = count
+        while n > 0 && (line[n - 1] == 13 || line[n - 1] == 32 || line[n - 1] == 9) { n -= 1 }
+        var i = 0
+        while i < n && (line[i] == 32 || line[i] == 9) { i += 1 }
+        return (i, n)
+    }
+
+    /// Sizes and clears the record for a line of `length` bytes.
+    @inline(__always)
+    static func prepare(_ record: inout EventRecord, line: UnsafePointer<UInt8>, length: Int, fieldCount: Int) {
+        record.ensureCapacity(fieldCount)
+        record.line = line
+        record.lineLength = length
+        record.reset(fieldCount: fieldCount)
+    }
+}

@@ -110,7 +110,7 @@ private let upload = "1772442100.000000\tCa2\t10.20.10.40\t50001\t203.0.113.9\t4
         #expect(r.status == 0, "\(r.stderr)")
         let list = try runFlowhound(["rules", "list"], cwd: Repo.root)
         #expect(list.status == 0)
-        #expect(list.stdout.split(separator: "\n").count == 6)
+        #expect(list.stdout.split(separator: "\n").count == 21, "6 detection rules, 1 correlation, 14 detectors")
     }
 
     @Test func unknownFormatIsAnErrorWhenNamedAndASkipInsideADirectory() throws {
