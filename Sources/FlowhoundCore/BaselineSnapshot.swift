@@ -1,4 +1,3 @@
-import FlowhoundCore
 
 /// Learned state of a scan, as plain value arrays a state store can persist row by row (no Codable).
 ///

@@ -98,6 +98,35 @@ import Testing
         #expect((a["event"] as? [String: Any])?["end"] as? String == "2026-01-01T00:00:50.000000Z")
     }
 
+    @Test func expandPlaceholdersComeFromTheSiteFile() throws {
+        let dir = try Repo.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            placeholders:
+              order_db_hosts: [10.20.10.50, 10.20.10.51]
+            """.write(toFile: dir + "/site.yml", atomically: true, encoding: .utf8)
+        try """
+            title: Order DB reached
+            id: 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f
+            logsource: {product: zeek, service: conn}
+            detection:
+              sel:
+                id.resp_h|expand: '%order_db_hosts%'
+              condition: sel
+            level: medium
+
+            """.write(toFile: dir + "/rule.yml", atomically: true, encoding: .utf8)
+        let conn = Repo.root + "/SampleLogs/zeek/conn.log"
+        let r = try runFlowhound(["scan", "--rules", dir + "/rule.yml", "--site", dir + "/site.yml", "--merge-window", "0", "--alert-format", "json", conn], cwd: Repo.root)
+        #expect(r.status == 1, "\(r.stderr)")
+        let dsts = Set(try jsonLines(r.stdout).compactMap { ($0["destination"] as? [String: Any])?["ip"] as? String })
+        #expect(dsts == ["10.20.10.50"])
+        try "placeholders: {}\n".write(toFile: dir + "/site.yml", atomically: true, encoding: .utf8)
+        let missing = try runFlowhound(["scan", "--rules", dir + "/rule.yml", "--site", dir + "/site.yml", conn], cwd: Repo.root)
+        #expect(missing.status == 2, "an unresolved placeholder is an error, not a silent no-match")
+        #expect(missing.stderr.contains("order_db_hosts"))
+    }
+
     @Test func fieldsListsEveryFormatUnderEveryName() throws {
         let r = try runFlowhound(["fields"], cwd: Repo.root)
         #expect(r.status == 0)
