@@ -11,7 +11,9 @@
 #   ZCAT_ONLY=0        1 = measure only the zcat baseline (no flowhound needed)
 #   GEN_CONN_SRC=...   path to gen_conn.c (default: ../shared/tools/gen_conn.c from the repo root)
 #   FLOWHOUND=...      path to the flowhound binary (default: .build/release/flowhound)
-#   RULES=...          rules directory passed to --rules (default: Rules)
+#   RULES=...          rules passed to --rules (default: Rules/flowhound/zeek, the sample Sigma rules
+#                      the P1 target is stated for; RULES=Rules adds the correlation and the 14
+#                      behavioural detectors, which read every conn field)
 set -euo pipefail
 
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
@@ -30,7 +32,7 @@ BUILD=${BUILD:-1}
 ZCAT_ONLY=${ZCAT_ONLY:-0}
 GEN_CONN_SRC=${GEN_CONN_SRC:-$REPO/../shared/tools/gen_conn.c}
 FLOWHOUND=${FLOWHOUND:-$REPO/.build/release/flowhound}
-RULES=${RULES:-$REPO/Rules}
+RULES=${RULES:-$REPO/Rules/flowhound/zeek}
 DATA=$REPO/Benchmarks/data
 
 die() { echo "bench_scan.sh: error: $*" >&2; exit 2; }
