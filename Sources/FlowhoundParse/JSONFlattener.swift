@@ -73,13 +73,7 @@ final class JSONFlattener {
             let c = p[i]
             if c == 34 {
                 let vs = i + 1
-                var k = vs
-                var esc = false
-                while k < n && p[k] != 34 {
-                    if p[k] == 92 { esc = true; k += 1 }
-                    k += 1
-                }
-                if k >= n { return false }
+                guard let (k, esc) = Self.stringEnd(p, from: vs, n) else { return false }
                 i = k + 1
                 if slot >= 0 {
                     if !esc {
@@ -164,13 +158,7 @@ final class JSONFlattener {
             let c = p[i]
             if c == 34 {
                 let vs = i + 1
-                var k = vs
-                var esc = false
-                while k < n && p[k] != 34 {
-                    if p[k] == 92 { esc = true; k += 1 }
-                    k += 1
-                }
-                if k >= n { return nil }
+                guard let (k, esc) = Self.stringEnd(p, from: vs, n) else { return nil }
                 i = k + 1
                 if w + (k - vs) + 1 > room { return nil }
                 if count > 0 { out[w] = rebuiltListSeparator; w += 1 }
@@ -203,6 +191,24 @@ final class JSONFlattener {
         }
         scratch.used += w
         return FieldValue(base: UnsafePointer(out), count: w, listSeparator: rebuiltListSeparator)
+    }
+}
+
+extension JSONFlattener {
+    /// The index of the quote closing a string whose content starts at `start`, and whether it holds a
+    /// backslash escape; nil when the line ends first.
+    @inline(__always)
+    static func stringEnd(_ p: UnsafePointer<UInt8>, from start: Int, _ n: Int) -> (Int, Bool)? {
+        var k = start
+        var esc = false
+        while k < n && p[k] != 34 {
+            if p[k] == 92 {
+                esc = true
+                k += 1
+            }
+            k += 1
+        }
+        return k >= n ? nil : (k, esc)
     }
 }
 
