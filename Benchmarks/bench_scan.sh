@@ -16,14 +16,9 @@
 #                      behavioural detectors, which read every conn field)
 set -euo pipefail
 
-if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
-    exit 0
-fi
-(( $# == 0 )) || { echo "usage: $0 [--help]   (configure with environment variables)" >&2; exit 2; }
-
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$REPO"
+# shellcheck source=Benchmarks/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_start "${BASH_SOURCE[0]}" "$@"
 
 SIZE_MB=${SIZE_MB:-600}
 ROUNDS=${ROUNDS:-5}

@@ -17,14 +17,9 @@
 #   KEEP=0             1 = keep the last run's alert files in Benchmarks/data/sshd-bench-out/
 set -euo pipefail
 
-if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
-    exit 0
-fi
-(( $# == 0 )) || { echo "usage: $0 [--help]   (configure with environment variables)" >&2; exit 2; }
-
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$REPO"
+# shellcheck source=Benchmarks/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_start "${BASH_SOURCE[0]}" "$@"
 
 SIZE_MB=${SIZE_MB:-200}
 SEED=${SEED:-1}

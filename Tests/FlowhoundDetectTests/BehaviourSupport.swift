@@ -1,4 +1,5 @@
 import Foundation
+import FlowhoundTestSupport
 import Testing
 import FlowhoundCore
 import FlowhoundRules
@@ -91,27 +92,12 @@ final class BehaviourFeeder {
 /// 2026-03-02T00:00:00Z (a Monday), the base of synthetic timelines.
 let day0: Double = 1_772_409_600
 
-/// Reads a corpus file, gunzipping `.gz` with /bin/gzip.
-func readGz(_ url: URL) throws -> [UInt8] {
-    if url.pathExtension == "gz" {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        p.arguments = ["-dc", url.path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return [UInt8](data)
-    }
-    return [UInt8](try Data(contentsOf: url))
-}
 
 /// Decodes a corpus file (Zeek TSV or JSON, sniffed) and feeds every event to `engine`.
 @discardableResult
 func feedCorpus(_ rel: String, into engine: BehaviourEngine) throws -> Int {
     let url = behaviourCorpusRoot.appendingPathComponent(rel)
-    let bytes = try readGz(url)
+    let bytes = try Fixtures.readMaybeGzip(url)
     let name = url.lastPathComponent
     var first: [UInt8] = []
     for l in bytes.split(separator: 10, omittingEmptySubsequences: true) { first = Array(l); break }

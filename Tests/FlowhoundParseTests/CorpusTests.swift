@@ -1,4 +1,5 @@
 import Foundation
+import FlowhoundTestSupport
 import Testing
 import FlowhoundCore
 @testable import FlowhoundParse
@@ -7,7 +8,7 @@ import FlowhoundCore
 /// feed every line. btest baselines start with a `### BTest` marker line that is not Zeek output: dropped.
 func decodeCorpusFile(_ rel: String, requested: Set<String> = []) throws -> (LogFormat?, RunResult, Int) {
     let url = corpusRoot.appendingPathComponent(rel)
-    var bytes = try readCorpus(url)
+    var bytes = try Fixtures.readMaybeGzip(url)
     if bytes.starts(with: Array("### BTest".utf8)), let nl = bytes.firstIndex(of: 10) {
         bytes.removeSubrange(0...nl)
     }

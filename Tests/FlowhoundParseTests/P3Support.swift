@@ -1,4 +1,5 @@
 import Foundation
+import FlowhoundTestSupport
 import Testing
 import FlowhoundCore
 @testable import FlowhoundParse
@@ -115,6 +116,6 @@ func templateCaptures(_ template: String, _ content: String) -> [String]? {
     return caps
 }
 
-func corpusText(_ rel: String) throws -> [UInt8] { try readCorpus(corpusRoot.appendingPathComponent(rel)) }
+func corpusText(_ rel: String) throws -> [UInt8] { try Fixtures.readMaybeGzip(corpusRoot.appendingPathComponent(rel)) }
 
 func count(_ rs: [LineResult], _ o: DecodeOutcome) -> Int { rs.filter { $0.outcome == o }.count }

@@ -1,4 +1,5 @@
 import Foundation
+import FlowhoundTestSupport
 import Testing
 import FlowhoundCore
 @testable import FlowhoundParse
@@ -77,21 +78,6 @@ func json(_ text: String, fileName: String = "conn.log", requested: Set<String> 
     run(ZeekJSONDecoder(fileName: fileName, requestedFields: requested, maxLineLength: 65536), Array(text.utf8))
 }
 
-/// Reads a corpus file, gunzipping `.gz` with /bin/gzip.
-func readCorpus(_ url: URL) throws -> [UInt8] {
-    if url.pathExtension == "gz" {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        p.arguments = ["-dc", url.path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return [UInt8](data)
-    }
-    return [UInt8](try Data(contentsOf: url))
-}
 
 /// Element list of a list value rendered by `FieldValue.string` plus its separator.
 func elements(_ s: String?, _ sep: Character) -> [String] {
