@@ -1,3 +1,4 @@
+import CByteScan
 import FlowhoundCore
 
 /// Decodes Zeek's ASCII (TSV) logs, header blocks included.
@@ -181,9 +182,17 @@ package final class ZeekTSVDecoder: LineDecoder {
         var nt = 0
         var sawBackslash = true
         if sepLen == 1 {
-            let split = Self.splitWords(line, n, markers[0], ends, need: sparse ? needSeparators : .max)
-            nt = split.fields
-            sawBackslash = split.backslash
+            var slash: Int32 = 0
+            let need = sparse ? needSeparators : .max
+            let fields = flowhound_split_fields(line, Int64(n), markers[0], ends, Int64(need), &slash)
+            if fields >= 0 {
+                nt = Int(fields)
+                sawBackslash = slash != 0
+            } else {
+                let split = Self.splitWords(line, n, markers[0], ends, need: need)
+                nt = split.fields
+                sawBackslash = split.backslash
+            }
         } else {
             var pos = 0
             while pos <= n - sepLen, let f = Bytes.find(line + pos, n - pos, markers, sepLen) {
@@ -205,14 +214,17 @@ package final class ZeekTSVDecoder: LineDecoder {
             backslash = n
         }
         if sparse {
+            // Stored properties in locals: the loop's stores through `values` cannot alias them then.
+            let tsSlot = self.tsSlot, sepLen = self.sepLen, unsetLen = self.unsetLen, emptyLen = self.emptyLen
+            let wanted = self.wanted, ends = self.ends, kinds = self.kinds
             var tsDone = tsSlot < 0
             for w in 0..<wantedCount {
                 let k = Int(wanted[w])
                 if k == tsSlot { tsDone = true }
-                let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
+                let start = k == 0 ? 0 : Int(ends[k &- 1]) &+ sepLen
                 let end = Int(ends[k])
-                let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
-                let len = end - start
+                let escaped = end > backslash && memchr(line + start, 92, end &- start) != nil
+                let len = end &- start
                 let b = line + start
                 if kinds[k] == Self.kindOther && !escaped && len != unsetLen && len != emptyLen {
                     // plain scalar (cannot be the unset / empty marker): store the view field by field

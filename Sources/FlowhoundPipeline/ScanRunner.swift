@@ -327,9 +327,11 @@ struct ScanSink: LineSink {
     let requestedFields: Set<String>
     var decoder: (any LineDecoder)?
     /// The same object as `decoder` when it is a Zeek TSV / JSON decoder (called directly, decoded sparsely).
-    var tsv: ZeekTSVDecoder?
-    var json: ZeekJSONDecoder?
-    var compiled: CompiledRuleSet?
+    /// Unowned: `decoder` keeps it alive, and the per-line calls then cost no reference counting.
+    unowned(unsafe) var tsv: ZeekTSVDecoder?
+    unowned(unsafe) var json: ZeekJSONDecoder?
+    /// Kept alive by `compiler` (its cache never drops a compiled set).
+    unowned(unsafe) var compiled: CompiledRuleSet?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
     var fieldCount = 0
