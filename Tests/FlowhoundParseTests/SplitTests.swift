@@ -15,7 +15,7 @@ import Testing
     private func check(_ bytes: [UInt8], sep: UInt8, need: Int) throws {
         let ref = reference(bytes, sep)
         let n = bytes.count
-        let ends = UnsafeMutablePointer<Int32>.allocate(capacity: n + 8)
+        let ends = UnsafeMutablePointer<Int32>.allocate(capacity: n + 16)
         defer { ends.deallocate() }
         let swar = bytes.withUnsafeBufferPointer { b in
             ZeekTSVDecoder.splitWords(b.baseAddress!, n, sep, ends, need: need)
