@@ -93,9 +93,15 @@ package enum ScanRunner {
             written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
         }
+        // correlation findings honour the site's allow entries too (counted with the detection engine's)
+        var correlationAllowed = [Int](repeating: 0, count: site.allow.count)
         let correlations = CorrelationEngine(
             rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel
         ) { finding in
+            if let i = site.allow.firstAllowing(finding) {
+                correlationAllowed[i] += 1
+                return
+            }
             writer.write(finding)
             written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
@@ -249,8 +255,8 @@ package enum ScanRunner {
             emit([e], to: diagnostics)
         }
         report.findingsWritten = written
-        for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
-            report.allowed.append((entry.location.description, entry.reason, n))
+        for (i, entry) in engine.allowList.enumerated() where engine.allowedCounts[i] + correlationAllowed[i] > 0 {
+            report.allowed.append((entry.location.description, entry.reason, engine.allowedCounts[i] + correlationAllowed[i]))
         }
         report.findingsAtFailLevel = atFailLevel
         if !options.quiet { diagnostics(summaryText(report, samples: options.malformedSamples)) }
