@@ -19,7 +19,7 @@ import FlowhoundParse
 ///   merged time (counted in `delayedAdmissions`; the engines' late tolerance decides what they still count).
 ///   Inputs whose first event time is unknown (no timestamp in the probed start, unknown format) go last;
 ///   standard input goes first.
-/// - Lateness: a line whose key is more than `lateTolerance` behind the newest key merged so far is still
+/// - Lateness: an event whose time is more than `lateTolerance` behind the newest key merged so far is still
 ///   processed and counted in `lateLines` (Zeek writes long connections when they end, so some are normal).
 /// - Bounds. A worker copies lines into batches of at most `batchBytes` (or one line, if longer) and
 ///   `batchLines`; each open input holds at most `queueDepth` ready batches plus the one being filled and the
@@ -41,7 +41,7 @@ package enum EventMerge {
     }
 
     package struct Stats: Sendable, Equatable {
-        /// Lines merged more than `lateTolerance` behind the newest key already merged.
+        /// Events merged more than `lateTolerance` behind the newest key already merged.
         package var lateLines: Int64 = 0
         /// Inputs that had to wait for a free place because `maxOpenInputs` were open.
         package var delayedAdmissions = 0
@@ -166,18 +166,16 @@ package enum EventMerge {
             }
             if next < n {
                 let k = admissionKey(planned[next])
-                if best < 0 || !before(active[best].key, active[best].position, k, next) {
-                    if active.count < maxOpen {
+                if active.count < maxOpen {
+                    if best < 0 || !before(active[best].key, active[best].position, k, next) {
                         admit()
                         continue
                     }
-                    if best < 0 { break }  // cannot happen: nothing is open, so below the cap
-                    if lastDelayed != next {
-                        stats.delayedAdmissions += 1
-                        lastDelayed = next
-                    }
-                } else if active.count < maxOpen && before(k, next, boundKey, boundPosition) {
-                    (boundKey, boundPosition) = (k, next)
+                    if before(k, next, boundKey, boundPosition) { (boundKey, boundPosition) = (k, next) }
+                } else if before(k, next, boundKey, boundPosition) && lastDelayed != next {
+                    // the merge passes the next input's first event while it waits for a free place
+                    stats.delayedAdmissions += 1
+                    lastDelayed = next
                 }
             }
             if best < 0 { break }
@@ -197,7 +195,7 @@ package enum EventMerge {
                     }
                     if l.key > newest {
                         newest = l.key
-                    } else if newest &- l.key > tolerance {
+                    } else if l.timed && newest &- l.key > tolerance {
                         stats.lateLines += 1
                     }
                     c.sink.line(base + l.start, l.count, number: l.number, offset: l.offset)

@@ -10,6 +10,8 @@ struct BatchLine {
     var offset: Int64
     /// Merge key (`EventMerge`): nanoseconds of log time.
     var key: Int64
+    /// The key is this line's own event time (not inherited from the line before).
+    var timed: Bool
 }
 
 /// Lines of one input copied into one arena, so they outlive the framer buffer they were read from.
@@ -36,7 +38,7 @@ final class LineBatch: @unchecked Sendable {
     /// Whether a line of `count` bytes still fits (an empty batch takes any line: it grows).
     @inline(__always) func fits(_ count: Int) -> Bool { used + count + 1 <= capacity }
 
-    func append(_ p: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64, key: Int64) {
+    func append(_ p: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64, key: Int64, timed: Bool) {
         if !fits(count) {
             precondition(lines.isEmpty, "append to a full batch")
             arena.deallocate()
@@ -46,7 +48,7 @@ final class LineBatch: @unchecked Sendable {
         }
         (arena + used).update(from: p, count: count)
         arena[used + count] = 10
-        lines.append(BatchLine(start: used, count: count, number: number, offset: offset, key: key))
+        lines.append(BatchLine(start: used, count: count, number: number, offset: offset, key: key, timed: timed))
         used += count + 1
     }
 
@@ -191,6 +193,7 @@ struct KeyingSink: LineSink {
 
     mutating func line(_ bytes: UnsafePointer<UInt8>, _ count: Int, number: Int64, offset: Int64) {
         if stopped { return }
+        var timed = false
         if decoder == nil && !isBlank(bytes, count) {
             let name = worker.input.isStandardInput ? "" : worker.input.path
             if let format = worker.forcedFormat ?? FormatSniffer.sniff(bytes, count, fileName: name),
@@ -212,12 +215,15 @@ struct KeyingSink: LineSink {
                 adopt(decoder.schema)
                 outcome = decode(bytes, count)
             }
-            if outcome == .event, let t = record.timestamp { lastKey = t.nanoseconds }
+            if outcome == .event, let t = record.timestamp {
+                lastKey = t.nanoseconds
+                timed = true
+            }
         }
         if !batch.isEmpty && (!batch.fits(count) || batch.lines.count >= worker.batchLines) {
             batch = worker.hand(batch)
         }
-        batch.append(bytes, count, number: number, offset: offset, key: lastKey)
+        batch.append(bytes, count, number: number, offset: offset, key: lastKey, timed: timed)
     }
 
     @inline(__always) mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {

@@ -276,7 +276,7 @@ package enum ScanRunner {
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
         if r.merge.lateLines > 0 {
-            s += "flowhound: \(r.merge.lateLines) line\(r.merge.lateLines == 1 ? "" : "s") merged more than \(r.merge.toleranceSeconds) s behind the newest log time (still used)\n"
+            s += "flowhound: \(r.merge.lateLines) event\(r.merge.lateLines == 1 ? "" : "s") merged more than \(r.merge.toleranceSeconds) s behind the newest log time (still used)\n"
         }
         if r.merge.delayedAdmissions > 0 {
             s += "flowhound: \(r.merge.delayedAdmissions) input\(r.merge.delayedAdmissions == 1 ? "" : "s") waited for a free place in the merge (more than \(r.merge.openHighWater) inputs overlap in time)\n"
