@@ -31,6 +31,7 @@ package final class FileWatcher {
     /// Why inotify is not used (nil when it is).
     package private(set) var pollingReason: String?
     private var watches: [String: Int32] = [:]
+    private var remoteCache: [String: Bool] = [:]
     /// Paths that could not be watched (polled).
     package private(set) var unwatched: Set<String> = []
     package private(set) var overflows = 0
@@ -69,11 +70,19 @@ package final class FileWatcher {
 
     package var isPolling: Bool { inotifyFD == nil }
 
-    /// Watches `path` (a file, or with `directory` its directory). Idempotent; a failure makes the path polled.
+    /// Watches what `path` names now (a file, or with `directory` a directory). Call again after a rotation: a
+    /// watch follows an inode, and the name may point at a new one (the kernel returns the same watch for the
+    /// same inode). A failure makes the path polled.
     package func watch(_ path: String, directory: Bool) {
         guard let fd = inotifyFD else { return }
-        if watches[path] != nil { return }
-        if MountTable.isRemote(path) {
+        let remote: Bool
+        if let r = remoteCache[path] {
+            remote = r
+        } else {
+            remote = MountTable.isRemote(path)
+            remoteCache[path] = remote
+        }
+        if remote {
             unwatched.insert(path)
             return
         }
