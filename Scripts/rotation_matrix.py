@@ -45,6 +45,10 @@ def run_row(args, harness, mode, strategy):
     argv = [sys.executable, harness, '--cmd', cmd, '--strategy', strategy, '--duration', str(args.duration),
             '--rate', str(args.rate), '--rotate-every', str(args.rotate_every), '--hup-lag', str(args.hup_lag),
             '--at-least-once', '--seed', str(args.seed)] + extra
+    if args.partial_every:
+        argv += ['--partial-every', str(args.partial_every), '--partial-gap', '0.05']
+    if args.no_append:
+        argv.append('--no-append')
     p = subprocess.run(argv, capture_output=True, text=True)
     try:
         res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -82,6 +86,8 @@ def main():
     ap.add_argument('--commit-interval', type=int, default=0, help='tail --commit-interval in ms')
     ap.add_argument('--settle', type=float, default=3)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--partial-every', type=int, default=0, help='every Nth line written in two halves (item 20)')
+    ap.add_argument('--no-append', action='store_true', help='writer without O_APPEND (item 10)')
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--fast', action='store_true', help='4 s rows, rotation every 1 s, kill every 2 s')
     ap.add_argument('--exact', action='store_true', help='fail on repeated lines too')
@@ -106,7 +112,9 @@ def main():
         results = list(pool.map(lambda ms: run_row(args, harness, *ms), rows))
     print(f'rate {args.rate:g} lines/s, {args.duration:g} s, logrotate every {args.rotate_every:g} s, hup lag '
           f'{args.hup_lag:g} s; cron: a run every {args.cron_every:g} s, {args.crash_prob:g} of runs SIGKILLed; '
-          f'live: SIGKILL + restart every {args.kill9_every:g} s, commit interval {args.commit_interval} ms')
+          f'live: SIGKILL + restart every {args.kill9_every:g} s, commit interval {args.commit_interval} ms'
+          + (f'; every {args.partial_every}th line in two writes' if args.partial_every else '')
+          + ('; writer without O_APPEND' if args.no_append else ''))
     print()
     print('| mode | strategy | written | missing (on disk / gone) | repeated | garbage | order breaks | runs (killed) | verdict |')
     print('|---|---|---|---|---|---|---|---|---|')
