@@ -179,7 +179,7 @@ package enum IncrementalRunner {
             report.baseline = snapshot ?? BaselineSnapshot()
         }
         if let raw {
-            raw.flush()
+            raw.sync()
             if let e = raw.failure { return fail(e) }
         }
         do {
@@ -315,6 +315,15 @@ package enum IncrementalRunner {
                 switch gzipMarker(reader, item.start, item.marker) {
                 case .matches: ok = true
                 case .differs: ok = false
+                case .cutBefore(let e):
+                    // cut before the saved offset: being written (retry next run) or, when old, damaged
+                    let fresh = (now - item.identity.mtime) / 1_000_000_000 < inc.compressGraceSeconds
+                    var ck = Checkpoint(
+                        primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                        prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                        compressed: true, done: !fresh, active: item.path == item.primary, seenAt: now)
+                    ck.insideCutLine = item.insideCutLine
+                    return (ck, stats, fresh ? [] : [e.diagnostic])
                 case .shorter:
                     // A .gz never shrinks: it holds less than was read from this identity, because the writer kept
                     // appending to the uncompressed original after gzip had read it (and we read those lines from
@@ -441,7 +450,7 @@ package enum IncrementalRunner {
         return (result, stats, problems)
     }
 
-    enum MarkerCheck { case matches, differs, shorter }
+    enum MarkerCheck { case matches, differs, shorter, cutBefore(IngestError) }
 
     /// Decodes a gzip stream up to `offset` and compares the bytes just before it with `marker`.
     static func gzipMarker(_ reader: ChunkReader, _ offset: Int64, _ marker: [UInt8]) -> MarkerCheck {
@@ -451,14 +460,15 @@ package enum IncrementalRunner {
         let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: scratchSize)
         defer { scratch.deallocate() }
         if let e = reader.skip(offset - m, scratch: scratch, capacity: scratchSize) {
-            return e.code == .resumePastEnd || e.code == .gzipTruncated ? .shorter : .differs
+            if e.code == .gzipTruncated { return .cutBefore(e) }
+            return e.code == .resumePastEnd ? .shorter : .differs
         }
         var got: [UInt8] = []
         while Int64(got.count) < m {
             switch reader.read(into: scratch, capacity: Int(m) - got.count) {
             case .data(let n): got.append(contentsOf: UnsafeBufferPointer(start: scratch, count: n))
             case .end: return .shorter
-            case .failed(let e): return e.code == .gzipTruncated ? .shorter : .differs
+            case .failed(let e): return e.code == .gzipTruncated ? .cutBefore(e) : .differs
             }
         }
         return got == marker ? .matches : .differs
@@ -466,7 +476,9 @@ package enum IncrementalRunner {
 
     static func bounded(_ cks: [Checkpoint], max n: Int) -> [Checkpoint] {
         if cks.count <= n { return cks }
-        return Array(cks.sorted { $0.seenAt > $1.seenAt }.prefix(n))
+        // the most recently seen win; among equals the later ones (newer generations, read last)
+        let keep = Set(cks.indices.sorted { (cks[$0].seenAt, $0) > (cks[$1].seenAt, $1) }.prefix(n))
+        return cks.indices.filter { keep.contains($0) }.map { cks[$0] }
     }
 }
 

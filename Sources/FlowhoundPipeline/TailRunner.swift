@@ -356,7 +356,11 @@ package final class TailRunner {
     private func recoverTruncation(_ f: Follower) {
         let resume = f.framer.isInsideCutLine ? f.framer.consumedOffset : f.framer.resumeOffset
         let marker = f.sink.marker.bytes
-        for cand in RotatedGenerations.siblings(of: f.primary).reversed() {
+        // newest first, uncompressed copies before compressed ones: while logrotate compresses `X.1`, the
+        // growing `X.1.gz` is incomplete and `X.1` holds everything
+        let siblings = RotatedGenerations.siblings(of: f.primary).reversed()
+        let ordered = siblings.filter { !$0.path.hasSuffix(".gz") } + siblings.filter { $0.path.hasSuffix(".gz") }
+        for cand in ordered {
             guard case .success(let id) = FileProbe.identity(path: cand.path),
                 id.device != f.identity.device || id.inode != f.identity.inode, id.extends(f.identity.prefix)
             else { continue }
@@ -443,6 +447,9 @@ package final class TailRunner {
     // MARK: state, reload, shutdown
 
     private func commit(final: Bool) {
+        // the findings (and raw lines) the positions cover are out and durable first
+        stack?.sync()
+        raw?.sync()
         let now = wallClockNanoseconds()
         lastCommit = now
         dirty = false
