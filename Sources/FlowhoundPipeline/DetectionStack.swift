@@ -139,7 +139,9 @@ final class DetectionStack {
             policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings),
             allow: site.allow
         ) { box.deliver?($0) }
+        let allow = site.allow
         correlations = CorrelationEngine(rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel) {
+            if allow.firstAllowing($0) != nil { return }  // site allow entries cover correlation findings too (ScanRunner)
             box.deliver?($0)
         }
         var behaviourOptions = BehaviourEngine.Options()

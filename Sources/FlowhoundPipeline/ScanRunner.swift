@@ -93,9 +93,15 @@ package enum ScanRunner {
             written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
         }
+        // correlation findings honour the site's allow entries too (counted with the detection engine's)
+        var correlationAllowed = [Int](repeating: 0, count: site.allow.count)
         let correlations = CorrelationEngine(
             rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel
         ) { finding in
+            if let i = site.allow.firstAllowing(finding) {
+                correlationAllowed[i] += 1
+                return
+            }
             writer.write(finding)
             written += 1
             if finding.level >= failLevel { atFailLevel += 1 }
@@ -160,18 +166,19 @@ package enum ScanRunner {
             }
             return context
         }
-        let orderedInputs = options.orderInputsByTime
-            ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
-
-        for input in orderedInputs {
-            var stats = InputStats(path: input.path)
-            let context = decoderContext(input)
-            var sink = ScanSink(
+        func makeSink(_ input: InputSpec) -> ScanSink {
+            ScanSink(
                 input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
-                behaviour: behaviour, context: context, requestedFields: requested)
+                behaviour: behaviour, context: decoderContext(input), requestedFields: requested)
+        }
+        func ingestOptions(_ input: InputSpec) -> IngestOptions {
             var ingest = IngestOptions()
             ingest.maxLineLength = options.maxLineLength
-            let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
+            return ingest
+        }
+        /// Bookkeeping once an input has been read to its end (either path below).
+        func finishInput(_ input: InputSpec, _ sink: inout ScanSink, _ summary: IngestSummary, _ error: IngestError?) {
+            var stats = InputStats(path: input.path)
             sink.finish()
             if options.mergeAcrossInputs == false { engine.finish() }
             let compileDiagnostics = compiler.drainDiagnostics()
@@ -211,6 +218,24 @@ package enum ScanRunner {
             }
             report.inputs.append(stats)
         }
+
+        if inputs.count > 1 && options.orderInputsByTime && options.mergeAcrossInputs {
+            // several inputs: one stream in log-time order, read by `jobs` workers (EventMerge)
+            let planned = EventMerge.plan(inputs, forcedFormat: options.forcedFormat, context: decoderContext)
+            report.merge = EventMerge.run(
+                planned, options: options.merge, forcedFormat: options.forcedFormat, ingestOptions: ingestOptions,
+                context: decoderContext, openSink: { makeSink(planned[$0].input) },
+                closeSink: { finishInput(planned[$0].input, &$1, $2, $3) })
+        } else {
+            // one input (or order as given, input after input): read on this thread, no copies
+            let orderedInputs = options.orderInputsByTime
+                ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
+            for input in orderedInputs {
+                var sink = makeSink(input)
+                let (summary, error) = ingestLines(path: input.path, options: ingestOptions(input), into: &sink)
+                finishInput(input, &sink, summary, error)
+            }
+        }
         engine.finish()
         correlations.finish()
         behaviour.finish()
@@ -230,8 +255,8 @@ package enum ScanRunner {
             emit([e], to: diagnostics)
         }
         report.findingsWritten = written
-        for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
-            report.allowed.append((entry.location.description, entry.reason, n))
+        for (i, entry) in engine.allowList.enumerated() where engine.allowedCounts[i] + correlationAllowed[i] > 0 {
+            report.allowed.append((entry.location.description, entry.reason, engine.allowedCounts[i] + correlationAllowed[i]))
         }
         report.findingsAtFailLevel = atFailLevel
         if !options.quiet { diagnostics(summaryText(report, samples: options.malformedSamples)) }
@@ -250,6 +275,12 @@ package enum ScanRunner {
             "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
+        if r.merge.lateLines > 0 {
+            s += "flowhound: \(r.merge.lateLines) event\(r.merge.lateLines == 1 ? "" : "s") merged more than \(r.merge.toleranceSeconds) s behind the newest log time (still used)\n"
+        }
+        if r.merge.delayedAdmissions > 0 {
+            s += "flowhound: \(r.merge.delayedAdmissions) input\(r.merge.delayedAdmissions == 1 ? "" : "s") waited for a free place in the merge (more than \(r.merge.openHighWater) inputs overlap in time)\n"
+        }
         for (place, reason, n) in r.allowed {
             s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"
         }

@@ -64,6 +64,11 @@ struct ScanCommand: ParsableCommand {
         help: "Merge matches of one rule from one source within this many seconds of log time into one finding (0: one finding per match).")
     var mergeWindow: Int64 = 300
 
+    @Option(
+        name: .customLong("jobs"),
+        help: "Inputs read and decoded at the same time (default: the number of online processors). Several inputs are always merged into one log-time stream; the findings do not depend on this number.")
+    var jobs: Int?
+
     @Flag(name: .customLong("quiet"), help: "No summary on standard error (problems are still reported).")
     var quiet = false
 
@@ -76,6 +81,7 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--wait, --from, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
         }
         if mergeWindow < 0 { throw ValidationError("--merge-window must be 0 or more seconds") }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
         if maxLineLength < 64 || maxLineLength > 64 << 20 {
             throw ValidationError("--max-line-length must be between 64 and 67108864")
         }
@@ -101,6 +107,7 @@ struct ScanCommand: ParsableCommand {
         o.quiet = quiet
         o.maxLineLength = maxLineLength
         o.mergeWindowSeconds = mergeWindow
+        o.merge.jobs = jobs ?? onlineProcessors()
         if incremental.incremental {
             let report: ScanReport
             switch incremental.options(statePath: state) {
