@@ -104,11 +104,13 @@ package final class FileWatcher {
     }
 
     /// Waits for a change, at most the poll or safety interval, also returning early when `extra` is readable.
-    package func wait(extra: Int32? = nil) -> Wake {
+    /// `atMost` (milliseconds) shortens the wait, e.g. when the caller has a commit due.
+    package func wait(extra: Int32? = nil, atMost: Int32? = nil) -> Wake {
         var fds: [pollfd] = []
         if let fd = inotifyFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         if let e = extra { fds.append(pollfd(fd: e, events: Int16(POLLIN), revents: 0)) }
-        let timeout = (isPolling || !unwatched.isEmpty) ? pollInterval : safetyInterval
+        var timeout = (isPolling || !unwatched.isEmpty) ? pollInterval : safetyInterval
+        if let m = atMost { timeout = max(0, min(timeout, m)) }
         let r = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
         if r <= 0 { return r < 0 && errno == EINTR ? .changed : .timeout }
         if let e = extra, let last = fds.last, last.fd == e, last.revents & Int16(POLLIN) != 0 { return .external }

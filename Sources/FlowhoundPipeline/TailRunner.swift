@@ -81,7 +81,13 @@ package final class TailRunner {
         catchUp()
         commit(final: false)
         while true {
-            let wake = watcher.wait(extra: signalRead)
+            // a commit that is due must not wait for the next event
+            var atMost: Int32?
+            if dirty && store != nil {
+                let left = options.commitIntervalMs - (wallClockNanoseconds() - lastCommit) / 1_000_000
+                atMost = Int32(clamping: max(1, left))
+            }
+            let wake = watcher.wait(extra: signalRead, atMost: atMost)
             if wake == .external {
                 var stop = false
                 for s in readSignals() {
