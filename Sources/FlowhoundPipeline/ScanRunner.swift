@@ -60,18 +60,14 @@ package enum ScanRunner {
             if let loadedSite { site = loadedSite }
         }
 
-        // 2. output
-        let writer: AlertWriter
-        if let path = options.outputPath {
-            do {
-                writer = try AlertWriter(path: path, format: options.alertFormat)
-            } catch {
-                report.errors.append(error)
-                emit([error], to: diagnostics)
-                return report
-            }
-        } else {
-            writer = AlertWriter(stdoutFormat: options.alertFormat, colour: options.colour)
+        // 2. output: every finding goes to `sinks` (bounded queue per output, suppression); see AlertOutputs
+        let sinks: AlertSinkSet
+        do {
+            sinks = try AlertOutputs.open(options)
+        } catch {
+            report.errors.append(error)
+            emit([error], to: diagnostics)
+            return report
         }
 
         // 3. inputs
@@ -89,25 +85,28 @@ package enum ScanRunner {
             rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings),
             allow: site.allow
         ) { finding in
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         let correlations = CorrelationEngine(
             rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel
         ) { finding in
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         var behaviourOptions = BehaviourEngine.Options()
         behaviourOptions.minimumLevel = options.minimumLevel
         behaviourOptions.learnFrom = options.learnFrom
         let behaviour = BehaviourEngine(rules: options.detectorsEnabled ? loaded.detectorRules : [], site: site, options: behaviourOptions) { finding in
             if options.learnOnly { return }
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         var store: StateStore?
         if let statePath = options.statePath {
@@ -163,7 +162,9 @@ package enum ScanRunner {
         let orderedInputs = options.orderInputsByTime
             ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
 
-        for input in orderedInputs {
+        let progress = options.progress ? ProgressMeter(paths: orderedInputs.map(\.path)) : nil
+        for (inputIndex, input) in orderedInputs.enumerated() {
+            progress?.begin(inputIndex)
             var stats = InputStats(path: input.path)
             let context = decoderContext(input)
             var sink = ScanSink(
@@ -214,7 +215,12 @@ package enum ScanRunner {
         engine.finish()
         correlations.finish()
         behaviour.finish()
-        writer.flush()
+        progress?.finish()
+        let delivery = sinks.close()
+        report.delivery = delivery
+        report.errors += delivery.errors
+        report.warnings += delivery.warnings
+        emit(delivery.errors + delivery.warnings, to: diagnostics)
         if let store {
             do {
                 try store.saveBaseline(behaviour.snapshot())
@@ -225,10 +231,6 @@ package enum ScanRunner {
             }
         }
         report.baseline = behaviour.snapshot()
-        if let e = writer.error {
-            report.errors.append(e)
-            emit([e], to: diagnostics)
-        }
         report.findingsWritten = written
         for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
             report.allowed.append((entry.location.description, entry.reason, n))
@@ -250,6 +252,7 @@ package enum ScanRunner {
             "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
+        s += r.delivery.suppressionSummary
         for (place, reason, n) in r.allowed {
             s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"
         }

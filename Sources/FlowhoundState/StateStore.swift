@@ -66,6 +66,7 @@ package final class StateStore {
                 t.primaryKey(["detector", "addr_hi", "addr_lo"])
             }
         }
+        AlertStore.registerMigrations(&m)
         return m
     }
 
