@@ -31,6 +31,7 @@ package final class FileWatcher {
     /// Why inotify is not used (nil when it is).
     package private(set) var pollingReason: String?
     private var watches: [String: Int32] = [:]
+    private var remoteCache: [String: Bool] = [:]
     /// Paths that could not be watched (polled).
     package private(set) var unwatched: Set<String> = []
     package private(set) var overflows = 0
@@ -69,11 +70,19 @@ package final class FileWatcher {
 
     package var isPolling: Bool { inotifyFD == nil }
 
-    /// Watches `path` (a file, or with `directory` its directory). Idempotent; a failure makes the path polled.
+    /// Watches what `path` names now (a file, or with `directory` a directory). Call again after a rotation: a
+    /// watch follows an inode, and the name may point at a new one (the kernel returns the same watch for the
+    /// same inode). A failure makes the path polled.
     package func watch(_ path: String, directory: Bool) {
         guard let fd = inotifyFD else { return }
-        if watches[path] != nil { return }
-        if MountTable.isRemote(path) {
+        let remote: Bool
+        if let r = remoteCache[path] {
+            remote = r
+        } else {
+            remote = MountTable.isRemote(path)
+            remoteCache[path] = remote
+        }
+        if remote {
             unwatched.insert(path)
             return
         }
@@ -95,11 +104,13 @@ package final class FileWatcher {
     }
 
     /// Waits for a change, at most the poll or safety interval, also returning early when `extra` is readable.
-    package func wait(extra: Int32? = nil) -> Wake {
+    /// `atMost` (milliseconds) shortens the wait, e.g. when the caller has a commit due.
+    package func wait(extra: Int32? = nil, atMost: Int32? = nil) -> Wake {
         var fds: [pollfd] = []
         if let fd = inotifyFD { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         if let e = extra { fds.append(pollfd(fd: e, events: Int16(POLLIN), revents: 0)) }
-        let timeout = (isPolling || !unwatched.isEmpty) ? pollInterval : safetyInterval
+        var timeout = (isPolling || !unwatched.isEmpty) ? pollInterval : safetyInterval
+        if let m = atMost { timeout = max(0, min(timeout, m)) }
         let r = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
         if r <= 0 { return r < 0 && errno == EINTR ? .changed : .timeout }
         if let e = extra, let last = fds.last, last.fd == e, last.revents & Int16(POLLIN) != 0 { return .external }

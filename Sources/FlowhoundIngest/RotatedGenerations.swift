@@ -82,6 +82,14 @@ package enum RotatedGenerations {
         return core.isEmpty
     }
 
+    /// Whether `path` is a rotated generation of another path in `paths`.
+    package static func isGenerationOfAny(_ path: String, in paths: [String]) -> Bool {
+        paths.contains { $0 != path && isGeneration(path, of: $0) }
+    }
+
+    /// The directory part of a path ("." when there is none).
+    package static func directory(of path: String) -> String { split(path).0 }
+
     static func isDateDirectory(_ s: String) -> Bool {
         let b = Array(s.utf8)
         guard b.count == 10, b[4] == 45, b[7] == 45 else { return false }

@@ -9,13 +9,15 @@ import FlowhoundSinks
 /// `AlertWriter` today; other sinks plug in behind the same three calls).
 protocol FindingOutput: AnyObject {
     func write(_ f: Finding)
-    /// Pushes buffered findings to the sink; after it returns, a crash cannot lose them.
+    /// Pushes buffered findings to the sink (a write to stdout or the file).
     func flush()
+    /// `flush`, then makes them durable (fsync of an output file): call before committing state that covers them.
+    func sync()
     /// The first write problem, if any.
     var failure: Diagnostic? { get }
 }
 
-/// `AlertWriter` behind `FindingOutput`; `flush` also fsyncs an output file, so that state committed after it
+/// `AlertWriter` behind `FindingOutput`; `sync` also fsyncs an output file, so that state committed after it
 /// never covers findings still in the page cache only.
 final class AlertWriterOutput: FindingOutput {
     let writer: AlertWriter
@@ -28,7 +30,9 @@ final class AlertWriterOutput: FindingOutput {
 
     func write(_ f: Finding) { writer.write(f) }
 
-    func flush() {
+    func flush() { writer.flush() }
+
+    func sync() {
         writer.flush()
         if let path {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
@@ -191,15 +195,17 @@ final class DetectionStack {
     /// Compile diagnostics raised since the last call (unresolved placeholders).
     func drainCompileDiagnostics() -> [Diagnostic] { compiler.drainDiagnostics() }
 
-    /// Ends the run: writes open findings, then flushes the output.
+    /// Ends the run: writes open findings, then flushes and syncs the output.
     func finish() {
         engine.finish()
         correlations.finish()
         behaviour.finish()
-        output.flush()
+        output.sync()
     }
 
     func flush() { output.flush() }
+
+    func sync() { output.sync() }
 
     var outputFailure: Diagnostic? { output.failure }
 

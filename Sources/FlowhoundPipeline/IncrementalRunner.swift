@@ -53,6 +53,8 @@ struct ReadItem {
     var discard: Bool
     /// The start lies inside a line delivered cut by an earlier run.
     var insideCutLine = false
+    /// Read nothing when the marker does not fit (a gap copy after copytruncate), instead of reading from 0.
+    var requireMarker = false
 }
 
 /// `flowhound scan --incremental --state DB PATH…`: reads only what is new since the last run, including
@@ -177,7 +179,7 @@ package enum IncrementalRunner {
             report.baseline = snapshot ?? BaselineSnapshot()
         }
         if let raw {
-            raw.flush()
+            raw.sync()
             if let e = raw.failure { return fail(e) }
         }
         do {
@@ -310,8 +312,31 @@ package enum IncrementalRunner {
             if !item.identity.compressed {
                 ok = FileProbe.plainMarker(fd: fd, before: item.start) == item.marker
             } else {
-                ok = gzipMarkerMatches(reader, item.start, item.marker, problems: &problems)
+                switch gzipMarker(reader, item.start, item.marker) {
+                case .matches: ok = true
+                case .differs: ok = false
+                case .cutBefore(let e):
+                    // cut before the saved offset: being written (retry next run) or, when old, damaged
+                    let fresh = (now - item.identity.mtime) / 1_000_000_000 < inc.compressGraceSeconds
+                    var ck = Checkpoint(
+                        primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                        prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                        compressed: true, done: !fresh, active: item.path == item.primary, seenAt: now)
+                    ck.insideCutLine = item.insideCutLine
+                    return (ck, stats, fresh ? [] : [e.diagnostic])
+                case .shorter:
+                    // A .gz never shrinks: it holds less than was read from this identity, because the writer kept
+                    // appending to the uncompressed original after gzip had read it (and we read those lines from
+                    // that inode). Everything in it was read.
+                    var ck = Checkpoint(
+                        primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                        prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                        compressed: true, done: item.path != item.primary, active: item.path == item.primary, seenAt: now)
+                    ck.insideCutLine = item.insideCutLine
+                    return (ck, stats, [])
+                }
             }
+            if !ok && item.requireMarker { return (nil, stats, []) }
             if !ok {
                 problems.append(
                     Diagnostic(
@@ -425,26 +450,35 @@ package enum IncrementalRunner {
         return (result, stats, problems)
     }
 
-    /// Decodes a gzip stream up to `offset`, checking the bytes just before it; false if they differ or the
-    /// stream is shorter.
-    static func gzipMarkerMatches(_ reader: ChunkReader, _ offset: Int64, _ marker: [UInt8], problems: inout [Diagnostic]) -> Bool {
+    enum MarkerCheck { case matches, differs, shorter, cutBefore(IngestError) }
+
+    /// Decodes a gzip stream up to `offset` and compares the bytes just before it with `marker`.
+    static func gzipMarker(_ reader: ChunkReader, _ offset: Int64, _ marker: [UInt8]) -> MarkerCheck {
         let m = Int64(marker.count)
-        guard m <= offset else { return false }
+        guard m <= offset else { return .differs }
         let scratchSize = 256 << 10
         let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: scratchSize)
         defer { scratch.deallocate() }
-        if reader.skip(offset - m, scratch: scratch, capacity: scratchSize) != nil { return false }
+        if let e = reader.skip(offset - m, scratch: scratch, capacity: scratchSize) {
+            if e.code == .gzipTruncated { return .cutBefore(e) }
+            return e.code == .resumePastEnd ? .shorter : .differs
+        }
         var got: [UInt8] = []
         while Int64(got.count) < m {
-            guard case .data(let n) = reader.read(into: scratch, capacity: Int(m) - got.count) else { return false }
-            got.append(contentsOf: UnsafeBufferPointer(start: scratch, count: n))
+            switch reader.read(into: scratch, capacity: Int(m) - got.count) {
+            case .data(let n): got.append(contentsOf: UnsafeBufferPointer(start: scratch, count: n))
+            case .end: return .shorter
+            case .failed(let e): return e.code == .gzipTruncated ? .cutBefore(e) : .differs
+            }
         }
-        return got == marker
+        return got == marker ? .matches : .differs
     }
 
     static func bounded(_ cks: [Checkpoint], max n: Int) -> [Checkpoint] {
         if cks.count <= n { return cks }
-        return Array(cks.sorted { $0.seenAt > $1.seenAt }.prefix(n))
+        // the most recently seen win; among equals the later ones (newer generations, read last)
+        let keep = Set(cks.indices.sorted { (cks[$0].seenAt, $0) > (cks[$1].seenAt, $1) }.prefix(n))
+        return cks.indices.filter { keep.contains($0) }.map { cks[$0] }
     }
 }
 

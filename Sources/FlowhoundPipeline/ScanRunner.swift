@@ -352,6 +352,10 @@ struct ScanSink: LineSink {
     let engine: DetectionEngine
     let correlations: CorrelationEngine
     let behaviour: BehaviourEngine
+    /// The same objects, for the per-event `advance` calls without reference counting (the strong
+    /// references above keep them alive as long as the sink).
+    let engineClock: Unmanaged<DetectionEngine>
+    let correlationClock: Unmanaged<CorrelationEngine>
     /// The behavioural detectors read this schema's events (then fields are decoded in full).
     var feedsBehaviour = false
     let context: DecoderContext
@@ -361,6 +365,11 @@ struct ScanSink: LineSink {
     var tsv: ZeekTSVDecoder?
     var json: ZeekJSONDecoder?
     var compiled: CompiledRuleSet?
+    /// Unretained views of `tsv` / `json` / `compiled` for the per-line calls (no reference counting; the strong
+    /// references above keep the objects alive as long as the sink).
+    var tsvRef: Unmanaged<ZeekTSVDecoder>?
+    var jsonRef: Unmanaged<ZeekJSONDecoder>?
+    var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
     var fieldCount = 0
@@ -385,6 +394,8 @@ struct ScanSink: LineSink {
         self.compiler = compiler
         self.engine = engine
         self.correlations = correlations
+        engineClock = Unmanaged.passUnretained(engine)
+        correlationClock = Unmanaged.passUnretained(correlations)
         self.context = context
         self.requestedFields = requestedFields
         matches.reserveCapacity(16)
@@ -412,6 +423,8 @@ struct ScanSink: LineSink {
             decoder = d
             tsv = d as? ZeekTSVDecoder
             json = d as? ZeekJSONDecoder
+            tsvRef = tsv.map { Unmanaged.passUnretained($0) }
+            jsonRef = json.map { Unmanaged.passUnretained($0) }
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -425,17 +438,17 @@ struct ScanSink: LineSink {
         case .event:
             events += 1
             if let t = record.timestamp {
-                engine.advance(to: t)
-                correlations.advance(to: t)
+                engineClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
+                correlationClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
             }
             if feedsBehaviour, let decoder {
                 behaviour.observe(
                     record: record, schema: decoder.schema,
                     origin: EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset))
             }
-            guard let compiled else { return }
+            guard let compiledRef else { return }
             if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
-            compiled.matches(record, scratch: &scratch, into: &matches)
+            compiledRef._withUnsafeGuaranteedRef { $0.matches(record, scratch: &scratch, into: &matches) }
             if !matches.isEmpty { report(bytes, count, number: number, offset: offset) }
         case .malformed(let reason):
             malformed += 1
@@ -448,8 +461,8 @@ struct ScanSink: LineSink {
 
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
-        if let tsv { return tsv.decode(bytes, count, into: &record) }
-        if let json { return json.decode(bytes, count, into: &record) }
+        if let tsvRef { return tsvRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
+        if let jsonRef { return jsonRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
         guard let decoder else { return .skipped }
         record.reset(fieldCount: fieldCount)
         return decoder.decode(bytes, count, into: &record)
@@ -477,6 +490,7 @@ struct ScanSink: LineSink {
         fieldCount = schema.fieldCount
         let c = compiler.compiled(for: schema)
         compiled = c
+        compiledRef = Unmanaged.passUnretained(c)
         feedsBehaviour = behaviour.wants(schema)
         let slots = feedsBehaviour ? nil : c.referencedSlots
         tsv?.decodeOnly(slots: slots)

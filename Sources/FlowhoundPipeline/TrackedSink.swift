@@ -59,6 +59,11 @@ final class RawLineOutput {
             }
         }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// `flush`, then fsync when writing to a file.
+    func sync() {
+        flush()
         if owns { fsync(fd) }
     }
 }

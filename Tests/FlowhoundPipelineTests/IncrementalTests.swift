@@ -1,6 +1,8 @@
-import FlowhoundPipeline
+import FlowhoundState
 import Foundation
 import Testing
+
+@testable import FlowhoundPipeline
 
 /// `scan --incremental`: ingest.md §2 items A 1–7 and C 23–30 (see docs/ingest-checklist.md).
 @Suite("scan --incremental")
@@ -153,6 +155,40 @@ struct IncrementalTests {
         try s.sh("gzip 2026-03-02/conn.10:00:00-11:00:00.log")
         try s.write("current/conn.log", Scratch.lines("z", 5...5))
         #expect(try s.cron(["current/conn.log"]).lines == (3...5).map { "z-\($0)" })
+    }
+
+    @Test("24: --rotated-glob finds generations elsewhere (logrotate olddir)")
+    func oldDirectory() throws {
+        let s = try Scratch()
+        try FileManager.default.createDirectory(atPath: s.path("old"), withIntermediateDirectories: true)
+        try s.write("app.log", "o-1\n")
+        _ = try s.cron(["app.log"], ["--rotated-glob", s.path("old/app.log.*")])
+        try s.append("app.log", "o-2\n")
+        try s.move("app.log", "old/app.log.1")
+        try s.write("app.log", "o-3\n")
+        #expect(try s.cron(["app.log"], ["--rotated-glob", s.path("old/app.log.*")]).lines == ["o-2", "o-3"])
+    }
+
+    @Test("7 flood: 200 generations on disk keep at most 64 saved identities per file; carried lines are capped")
+    func identityFlood() throws {
+        let s = try Scratch()
+        for i in 1...200 { try s.write("app.log.\(i)", "gen-\(i)\n") }
+        try s.write("app.log", "now\n")
+        let r = try s.cron(["app.log"], ["--include-archives"])
+        #expect(r.lines.count == 201)
+        #expect(r.lines.first == "gen-200" && r.lines.last == "now")
+        let count = Int(try runSQL(s.path("state.db"), "SELECT COUNT(*) FROM checkpoint")) ?? -1
+        #expect(count == 64)
+        #expect(try s.cron(["app.log"]).lines.isEmpty, "the newest generations stay known")
+        let journal = CarryJournal(maxLines: 100, maxBytes: 1 << 20)
+        for i in 0..<10_000 {
+            journal.add(
+                CarriedLine(path: "p", line: Int64(i), offset: 0, format: "syslog", header: false, bytes: [1, 2, 3]),
+                time: Int64(i))
+        }
+        #expect(journal.dropped == 9_900)
+        #expect(journal.carried(from: 0).count == 100)
+        #expect(journal.carried(from: 9_950).count == 50)
     }
 
     @Test("25: X.1 and X.1.gz both present (compressing): read X.1 once; a fresh truncated .gz is retried")
