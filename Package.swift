@@ -29,7 +29,9 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FlowhoundIngest", dependencies: ["FlowhoundCore", "CZlib"], swiftSettings: settings),
-        .target(name: "FlowhoundParse", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        // Vectorised byte scans for the decoders' hot loops (SSE4.2 when the CPU has it; callers keep a portable path).
+        .target(name: "CByteScan"),
+        .target(name: "FlowhoundParse", dependencies: ["FlowhoundCore", "CByteScan"], swiftSettings: settings),
         .target(
             name: "FlowhoundRules",
             dependencies: ["FlowhoundCore", "CPCRE2", .product(name: "Yams", package: "Yams")],
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "FlowhoundTestSupport", exclude: ["Helpers"], swiftSettings: settings),
         .testTarget(name: "FlowhoundCoreTests", dependencies: ["FlowhoundCore"], swiftSettings: settings),
         .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
-        .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse", "FlowhoundTestSupport"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse", "CByteScan", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect", "FlowhoundParse", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundStateTests", dependencies: ["FlowhoundState"], swiftSettings: settings),

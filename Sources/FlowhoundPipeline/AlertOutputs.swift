@@ -104,8 +104,11 @@ package enum AlertOutputs {
 
     /// Opens every output (a file that cannot be created, a bad URL or an unreadable store is an error before
     /// any input is read) and the suppressor, seeded from the first SQLite store.
+    /// `installHangup`: reopen files on SIGHUP through `HangupSignal` (scan); `tail` handles SIGHUP itself (it
+    /// rebuilds its outputs when it reloads rules) and passes false.
     package static func open(
-        _ options: ScanOptions, report: @escaping @Sendable (String) -> Void = AlertOutputs.stderr
+        _ options: ScanOptions, installHangup: Bool = true,
+        report: @escaping @Sendable (String) -> Void = AlertOutputs.stderr
     ) throws(Diagnostic) -> AlertSinkSet {
         let a = options.alerts
         var specs = a.specs
@@ -183,10 +186,35 @@ package enum AlertOutputs {
             }
             suppressor = s
         }
-        if specs.contains(where: { if case .file = $0.kind { true } else { false } }) { HangupSignal.install() }
+        if installHangup && specs.contains(where: { if case .file = $0.kind { true } else { false } }) {
+            HangupSignal.install()
+        }
         // A closed stdout pipe (`| head`) must not kill the process while other outputs still have alerts to
         // write: then it becomes a write error of the stdout output. With stdout alone, the usual SIGPIPE exit.
         if specs.contains(where: { $0.kind != .stdout }) { signal(SIGPIPE, SIG_IGN) }
         return AlertSinkSet(outputs: outputs, suppressor: suppressor)
+    }
+}
+
+/// The alert outputs of `scan --incremental` and `tail` behind `FindingOutput`: `sync` waits until every
+/// output has written (and a file fsynced) what was handed over, so state committed after it covers only
+/// delivered alerts. Closed (queues drained, problems reported on stderr) when released.
+final class SinkSetOutput: FindingOutput {
+    let sinks: AlertSinkSet
+
+    init(_ sinks: AlertSinkSet) { self.sinks = sinks }
+
+    func write(_ f: Finding) { sinks.submit(f) }
+
+    /// Nothing: every output writes from its own queue as findings arrive.
+    func flush() {}
+
+    func sync() { sinks.sync() }
+
+    var failure: Diagnostic? { sinks.firstError }
+
+    deinit {
+        let summary = sinks.close()
+        for d in summary.warnings { AlertOutputs.stderr(d.description + "\n") }
     }
 }

@@ -7,6 +7,11 @@ package struct InputSpec: Hashable, Sendable {
     package var explicit: Bool
 
     package var isStandardInput: Bool { path == "-" }
+
+    package init(path: String, explicit: Bool) {
+        self.path = path
+        self.explicit = explicit
+    }
 }
 
 /// Turns the paths a user typed into the list of inputs: files as given, directories walked recursively.

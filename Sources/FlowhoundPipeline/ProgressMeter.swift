@@ -2,8 +2,8 @@ import FlowhoundCore
 
 /// A progress bar on standard error while `scan` reads its inputs: bytes done of the total, MB/s, ETA.
 ///
-/// Bytes are the input files' own (compressed) sizes, and the position in the current one is read from
-/// `/proc/self/fdinfo` of the descriptor open on it, so the bar needs nothing from the reader and costs the
+/// Bytes are the input files' own (compressed) sizes: finished inputs count whole, and the position in each
+/// open one (several at once under `--jobs`) is read from `/proc/self/fdinfo` of the descriptor open on it, so the bar needs nothing from the reader and costs the
 /// scan nothing: a separate thread redraws it four times a second. Standard input shows bytes read and the
 /// rate when it is a file, else only the elapsed time. Create one only when standard error is a terminal; the
 /// bar appears after half a second (short scans stay silent) and is erased by `finish()`.
@@ -13,8 +13,11 @@ final class ProgressMeter: @unchecked Sendable {  // mutable state is guarded by
     private let sizes: [Int64?]
     private let total: Int64
     private let lock = NSLockLike()
-    private var current = -1
-    private var currentFD: Int32 = -1
+    /// Open inputs → the descriptor found for them (-1: not yet).
+    private var open: [Int: Int32] = [:]
+    private var finished = Set<Int>()
+    private var lastOpened = -1
+    private let index: [String: Int]
     private var running = true
     private var drawn = false
     private var thread: pthread_t?
@@ -36,6 +39,9 @@ final class ProgressMeter: @unchecked Sendable {  // mutable state is guarded by
             return stat(p, &st) == 0 ? Int64(st.st_size) : nil
         }
         total = sizes.reduce(0) { $0 + ($1 ?? 0) }
+        var index: [String: Int] = [:]
+        for (i, p) in paths.enumerated() where index[p] == nil { index[p] = i }
+        self.index = index
         started = ProgressMeter.now()
         let box = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
@@ -50,11 +56,21 @@ final class ProgressMeter: @unchecked Sendable {  // mutable state is guarded by
         }
     }
 
-    /// The scan started reading input `index`.
-    func begin(_ index: Int) {
+    /// The scan started reading `path` (one of the paths given at creation).
+    func begin(_ path: String) {
+        guard let i = index[path] else { return }
         lock.with {
-            current = index
-            currentFD = -1
+            open[i] = -1
+            lastOpened = i
+        }
+    }
+
+    /// The scan finished reading `path`.
+    func end(_ path: String) {
+        guard let i = index[path] else { return }
+        lock.with {
+            open[i] = nil
+            finished.insert(i)
         }
     }
 
@@ -77,23 +93,31 @@ final class ProgressMeter: @unchecked Sendable {  // mutable state is guarded by
     }
 
     private func draw() {
-        let (index, fd) = lock.with { (current, currentFD) }
-        guard index >= 0, index < paths.count else { return }
-        var position: Int64 = 0
-        var foundFD = fd
-        if paths[index] == "-" {
-            position = ProgressMeter.position(of: 0) ?? 0
-        } else if let target = resolved[index] {
-            if fd < 0 || ProgressMeter.link(of: fd) != target { foundFD = ProgressMeter.findDescriptor(target) ?? -1 }
-            if foundFD >= 0 { position = ProgressMeter.position(of: foundFD) ?? 0 }
+        let (opened, done0, last) = lock.with { (open, finished, lastOpened) }
+        guard last >= 0 else { return }
+        var done = done0.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+        var found: [Int: Int32] = [:]
+        for (i, fd) in opened {
+            var position: Int64 = 0
+            var foundFD = fd
+            if paths[i] == "-" {
+                position = ProgressMeter.position(of: 0) ?? 0
+            } else if let target = resolved[i] {
+                if fd < 0 || ProgressMeter.link(of: fd) != target { foundFD = ProgressMeter.findDescriptor(target) ?? -1 }
+                if foundFD >= 0 { position = ProgressMeter.position(of: foundFD) ?? 0 }
+            }
+            found[i] = foundFD
+            done += min(position, sizes[i] ?? position)
         }
-        lock.with { if current == index { currentFD = foundFD } }
-        let done = sizes[..<index].reduce(0) { $0 + ($1 ?? 0) } + min(position, sizes[index] ?? position)
+        lock.with {
+            for (i, fd) in found where open[i] != nil { open[i] = fd }
+        }
         let elapsed = max(0.001, ProgressMeter.now() - started)
         let rate = Double(done) / elapsed
-        let name = paths[index] == "-" ? "<stdin>" : (paths[index].split(separator: "/").last.map(String.init) ?? paths[index])
+        let shownIndex = opened.keys.min() ?? last
+        let name = paths[shownIndex] == "-" ? "<stdin>" : (paths[shownIndex].split(separator: "/").last.map(String.init) ?? paths[shownIndex])
         var line = "\r"
-        let fileNote = paths.count > 1 ? " [\(index + 1)/\(paths.count)]" : ""
+        let fileNote = paths.count > 1 ? " [\(done0.count + 1)/\(paths.count)]" : ""
         if total > 0 {
             let fraction = min(1, Double(done) / Double(total))
             let width = 24
@@ -166,7 +190,7 @@ final class ProgressMeter: @unchecked Sendable {  // mutable state is guarded by
 
     /// The file position of `fd`, from /proc/self/fdinfo.
     static func position(of fd: Int32) -> Int64? {
-        let f = open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
+        let f = Glibc.open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
         if f < 0 { return nil }
         defer { close(f) }
         var buf = [UInt8](repeating: 0, count: 512)

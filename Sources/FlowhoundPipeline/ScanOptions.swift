@@ -41,6 +41,8 @@ package struct ScanOptions: Sendable {
     package var orderInputsByTime = true
     /// Keep merge windows open from one input to the next (inputs are parts of one stream, e.g. rotations).
     package var mergeAcrossInputs = true
+    /// How several inputs are merged into one log-time stream (`--jobs` sets `merge.jobs`); see `EventMerge`.
+    package var merge = EventMerge.Options()
     /// Malformed-line samples printed per input, at most.
     package var malformedSamples = 3
     /// Alert outputs and suppression (`AlertOutputs`).
@@ -64,6 +66,8 @@ package struct ScanReport: Sendable {
     package var baselineSaved = false
     /// The learned state at the end of the scan.
     package var baseline = BaselineSnapshot()
+    /// Counters of the log-time merge of several inputs (all zero for one input).
+    package var merge = EventMerge.Stats()
     /// Matches suppressed by the site's allow entries: (entry location, reason, count).
     package var allowed: [(String, String, Int)] = []
     /// What the alert outputs did (written, dropped, failed, merged by suppression).

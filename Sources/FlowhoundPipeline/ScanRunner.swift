@@ -90,9 +90,15 @@ package enum ScanRunner {
                 if finding.level >= failLevel { atFailLevel += 1 }
             }
         }
+        // correlation findings honour the site's allow entries too (counted with the detection engine's)
+        var correlationAllowed = [Int](repeating: 0, count: site.allow.count)
         let correlations = CorrelationEngine(
             rules: rules, correlations: loaded.correlations, minimumLevel: options.minimumLevel
         ) { finding in
+            if let i = site.allow.firstAllowing(finding) {
+                correlationAllowed[i] += 1
+                return
+            }
             if sinks.submit(finding) {
                 written += 1
                 if finding.level >= failLevel { atFailLevel += 1 }
@@ -159,20 +165,22 @@ package enum ScanRunner {
             }
             return context
         }
-        let orderedInputs = options.orderInputsByTime
-            ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
-
-        let progress = options.progress ? ProgressMeter(paths: orderedInputs.map(\.path)) : nil
-        for (inputIndex, input) in orderedInputs.enumerated() {
-            progress?.begin(inputIndex)
-            var stats = InputStats(path: input.path)
-            let context = decoderContext(input)
-            var sink = ScanSink(
+        let progress = options.progress ? ProgressMeter(paths: inputs.map(\.path)) : nil
+        func makeSink(_ input: InputSpec) -> ScanSink {
+            progress?.begin(input.path)
+            return ScanSink(
                 input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
-                behaviour: behaviour, context: context, requestedFields: requested)
+                behaviour: behaviour, context: decoderContext(input), requestedFields: requested)
+        }
+        func ingestOptions(_ input: InputSpec) -> IngestOptions {
             var ingest = IngestOptions()
             ingest.maxLineLength = options.maxLineLength
-            let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
+            return ingest
+        }
+        /// Bookkeeping once an input has been read to its end (either path below).
+        func finishInput(_ input: InputSpec, _ sink: inout ScanSink, _ summary: IngestSummary, _ error: IngestError?) {
+            progress?.end(input.path)
+            var stats = InputStats(path: input.path)
             sink.finish()
             if options.mergeAcrossInputs == false { engine.finish() }
             let compileDiagnostics = compiler.drainDiagnostics()
@@ -212,6 +220,24 @@ package enum ScanRunner {
             }
             report.inputs.append(stats)
         }
+
+        if inputs.count > 1 && options.orderInputsByTime && options.mergeAcrossInputs {
+            // several inputs: one stream in log-time order, read by `jobs` workers (EventMerge)
+            let planned = EventMerge.plan(inputs, forcedFormat: options.forcedFormat, context: decoderContext)
+            report.merge = EventMerge.run(
+                planned, options: options.merge, forcedFormat: options.forcedFormat, ingestOptions: ingestOptions,
+                context: decoderContext, openSink: { makeSink(planned[$0].input) },
+                closeSink: { finishInput(planned[$0].input, &$1, $2, $3) })
+        } else {
+            // one input (or order as given, input after input): read on this thread, no copies
+            let orderedInputs = options.orderInputsByTime
+                ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
+            for input in orderedInputs {
+                var sink = makeSink(input)
+                let (summary, error) = ingestLines(path: input.path, options: ingestOptions(input), into: &sink)
+                finishInput(input, &sink, summary, error)
+            }
+        }
         engine.finish()
         correlations.finish()
         behaviour.finish()
@@ -232,8 +258,8 @@ package enum ScanRunner {
         }
         report.baseline = behaviour.snapshot()
         report.findingsWritten = written
-        for (entry, n) in zip(engine.allowList, engine.allowedCounts) where n > 0 {
-            report.allowed.append((entry.location.description, entry.reason, n))
+        for (i, entry) in engine.allowList.enumerated() where engine.allowedCounts[i] + correlationAllowed[i] > 0 {
+            report.allowed.append((entry.location.description, entry.reason, engine.allowedCounts[i] + correlationAllowed[i]))
         }
         report.findingsAtFailLevel = atFailLevel
         if !options.quiet { diagnostics(summaryText(report, samples: options.malformedSamples)) }
@@ -253,6 +279,12 @@ package enum ScanRunner {
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
         s += r.delivery.suppressionSummary
+        if r.merge.lateLines > 0 {
+            s += "flowhound: \(r.merge.lateLines) event\(r.merge.lateLines == 1 ? "" : "s") merged more than \(r.merge.toleranceSeconds) s behind the newest log time (still used)\n"
+        }
+        if r.merge.delayedAdmissions > 0 {
+            s += "flowhound: \(r.merge.delayedAdmissions) input\(r.merge.delayedAdmissions == 1 ? "" : "s") waited for a free place in the merge (more than \(r.merge.openHighWater) inputs overlap in time)\n"
+        }
         for (place, reason, n) in r.allowed {
             s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"
         }
@@ -324,6 +356,10 @@ struct ScanSink: LineSink {
     let engine: DetectionEngine
     let correlations: CorrelationEngine
     let behaviour: BehaviourEngine
+    /// The same objects, for the per-event `advance` calls without reference counting (the strong
+    /// references above keep them alive as long as the sink).
+    let engineClock: Unmanaged<DetectionEngine>
+    let correlationClock: Unmanaged<CorrelationEngine>
     /// The behavioural detectors read this schema's events (then fields are decoded in full).
     var feedsBehaviour = false
     let context: DecoderContext
@@ -333,6 +369,11 @@ struct ScanSink: LineSink {
     var tsv: ZeekTSVDecoder?
     var json: ZeekJSONDecoder?
     var compiled: CompiledRuleSet?
+    /// Unretained views of `tsv` / `json` / `compiled` for the per-line calls (no reference counting; the strong
+    /// references above keep the objects alive as long as the sink).
+    var tsvRef: Unmanaged<ZeekTSVDecoder>?
+    var jsonRef: Unmanaged<ZeekJSONDecoder>?
+    var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
     var fieldCount = 0
@@ -357,6 +398,8 @@ struct ScanSink: LineSink {
         self.compiler = compiler
         self.engine = engine
         self.correlations = correlations
+        engineClock = Unmanaged.passUnretained(engine)
+        correlationClock = Unmanaged.passUnretained(correlations)
         self.context = context
         self.requestedFields = requestedFields
         matches.reserveCapacity(16)
@@ -384,6 +427,8 @@ struct ScanSink: LineSink {
             decoder = d
             tsv = d as? ZeekTSVDecoder
             json = d as? ZeekJSONDecoder
+            tsvRef = tsv.map { Unmanaged.passUnretained($0) }
+            jsonRef = json.map { Unmanaged.passUnretained($0) }
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -397,17 +442,17 @@ struct ScanSink: LineSink {
         case .event:
             events += 1
             if let t = record.timestamp {
-                engine.advance(to: t)
-                correlations.advance(to: t)
+                engineClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
+                correlationClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
             }
             if feedsBehaviour, let decoder {
                 behaviour.observe(
                     record: record, schema: decoder.schema,
                     origin: EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset))
             }
-            guard let compiled else { return }
+            guard let compiledRef else { return }
             if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
-            compiled.matches(record, scratch: &scratch, into: &matches)
+            compiledRef._withUnsafeGuaranteedRef { $0.matches(record, scratch: &scratch, into: &matches) }
             if !matches.isEmpty { report(bytes, count, number: number, offset: offset) }
         case .malformed(let reason):
             malformed += 1
@@ -420,8 +465,8 @@ struct ScanSink: LineSink {
 
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
-        if let tsv { return tsv.decode(bytes, count, into: &record) }
-        if let json { return json.decode(bytes, count, into: &record) }
+        if let tsvRef { return tsvRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
+        if let jsonRef { return jsonRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
         guard let decoder else { return .skipped }
         record.reset(fieldCount: fieldCount)
         return decoder.decode(bytes, count, into: &record)
@@ -449,6 +494,7 @@ struct ScanSink: LineSink {
         fieldCount = schema.fieldCount
         let c = compiler.compiled(for: schema)
         compiled = c
+        compiledRef = Unmanaged.passUnretained(c)
         feedsBehaviour = behaviour.wants(schema)
         let slots = feedsBehaviour ? nil : c.referencedSlots
         tsv?.decodeOnly(slots: slots)

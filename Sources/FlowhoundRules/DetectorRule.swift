@@ -192,7 +192,8 @@ package struct DetectorRule: Sendable {
             keys = ["src_dst_service", "src_dst_port", "src_dst"]
             ps = [d("learning", 14 * day), d("retention", 30 * day), n("min_score", 0.6),
                   c("max_findings_per_source_per_day", 20), c("sink_clients", 20), c("hub_destinations", 50),
-                  c("rare_clients", 3), c("burst_new_edges", 10), f("new_host", true), c("max_hosts", 200_000)]
+                  c("rare_clients", 3), c("burst_new_edges", 10), f("new_host", true), c("max_hosts", 200_000),
+                  c("peer_clients", 3)]
         case .adminProtocol:
             keys = ["src_dst_service"]
             ps = [d("learning", 14 * day), c("learned_days", 3), p("ports", adminPorts + [5901, 5902, 5903]),

@@ -38,12 +38,15 @@ package protocol AlertSinkBackend: AnyObject {
     func write(_ batch: [SinkItem], control: SinkControl) throws(SinkError)
     /// Reopens whatever the sink writes to (the file sink after SIGHUP). Default: nothing.
     func reopen() throws(SinkError)
+    /// Makes what was written durable (a file sink: `fsync`). Default: nothing.
+    func sync()
     /// Writes out anything buffered and releases the destination.
     func close()
 }
 
 extension AlertSinkBackend {
     package func reopen() throws(SinkError) {}
+    package func sync() {}
 }
 
 /// What a backend may ask its worker while it writes: whether shutdown gave up waiting (then retries stop).

@@ -91,6 +91,18 @@ package final class AlertSinkSet: Sendable {
         }
     }
 
+    /// Waits until every output has written (and synced) what was submitted so far, each at most its flush
+    /// timeout. Call before committing state that covers these alerts.
+    package func sync() {
+        let start = WaitLock.now()
+        for o in outputs { o.worker.sync(deadline: o.flushTimeout.map { start + $0 }) }
+    }
+
+    /// The first write error of any output so far.
+    package var firstError: Diagnostic? {
+        outputs.lazy.compactMap { $0.worker.firstError?.diagnostic }.first
+    }
+
     /// Drains and closes every output (in parallel: each waits for its own worker), once.
     package func close() -> Summary {
         var summary = Summary()

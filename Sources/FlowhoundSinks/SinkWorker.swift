@@ -41,6 +41,9 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
     private var closing = false
     private var finished = false
     private var reopenGeneration: Int
+    private var busy = false
+    private var syncWanted = 0
+    private var syncDone = 0
     private var stats: SinkStats
     private var thread: pthread_t?
 
@@ -105,7 +108,7 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
     private func run() {
         while true {
             lock.lock()
-            while pending.count == head && !closing && HangupSignal.generation == reopenGeneration {
+            while pending.count == head && !closing && HangupSignal.generation == reopenGeneration && syncWanted == syncDone {
                 _ = lock.wait(until: WaitLock.now() + 0.5)
             }
             let hup = HangupSignal.generation
@@ -122,10 +125,19 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
                 head = 0
             }
             let done = closing && n == 0
+            let syncTarget = n == 0 && syncWanted > syncDone ? syncWanted : nil
+            busy = n > 0
             lock.broadcast()
             lock.unlock()
             if wantsReopen {
                 do { try backend.reopen() } catch { fail(error, items: 0) }
+            }
+            if let syncTarget {
+                backend.sync()
+                lock.withLock {
+                    syncDone = syncTarget
+                    lock.broadcast()
+                }
             }
             if done { break }
             if batch.isEmpty { continue }
@@ -136,9 +148,13 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
             do {
                 try backend.write(batch, control: control)
                 let alerts = batch.reduce(0) { n, item in if case .alert = item { n + 1 } else { n } }
-                lock.withLock { stats.written += alerts }
+                lock.withLock {
+                    stats.written += alerts
+                    busy = false
+                }
             } catch {
                 let alerts = batch.reduce(0) { n, item in if case .alert = item { n + 1 } else { n } }
+                lock.withLock { busy = false }
                 fail(error, items: alerts)
             }
         }
@@ -162,6 +178,31 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
         }
         if first { report(error.description + " (further errors of this output are counted in the summary)\n") }
     }
+
+    /// Waits until everything queued before the call is written and the backend synced (`fsync` of a file),
+    /// or until `deadline` (monotonic seconds; nil: as long as it takes). For callers that commit state
+    /// covering the alerts (`scan --incremental`, `tail`). Returns false on timeout.
+    @discardableResult
+    package func sync(deadline: Double?) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if finished || closing { return true }
+        syncWanted += 1
+        let target = syncWanted
+        lock.broadcast()
+        while syncDone < target && !finished {
+            if let deadline {
+                if WaitLock.now() >= deadline { return false }
+                _ = lock.wait(until: min(deadline, WaitLock.now() + 0.2))
+            } else {
+                _ = lock.wait(until: WaitLock.now() + 0.2)
+            }
+        }
+        return true
+    }
+
+    /// The first write error so far.
+    package var firstError: SinkError? { lock.withLock { stats.firstError } }
 
     /// Stops accepting items, lets the worker write what is queued, and waits for it until `deadline`
     /// (monotonic seconds; nil waits as long as it takes). Returns the sink's counters.

@@ -88,6 +88,10 @@ package final class StreamSink: AlertSinkBackend {
         }
     }
 
+    package func sync() {
+        if path != nil && fd >= 0 { fsync(fd) }
+    }
+
     package func close() {
         if path != nil && fd >= 0 { Glibc.close(fd) }
         fd = -1

@@ -9,7 +9,7 @@ import GRDB
 /// old or the new state, never a mix. The file is opened in WAL mode; one process writes at a time.
 package final class StateStore {
     package let path: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     /// Opens (creating it when missing) the store at `path` and brings its schema up to date.
     package init(path: String) throws(Diagnostic) {
@@ -17,6 +17,8 @@ package final class StateStore {
         do {
             var config = Configuration()
             config.busyMode = .timeout(5)
+            // checkpoints must survive power loss once committed (WAL + NORMAL only survives a crash)
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             queue = try DatabaseQueue(path: path, configuration: config)
             try Self.migrator.migrate(queue)
         } catch {
@@ -66,6 +68,7 @@ package final class StateStore {
                 t.primaryKey(["detector", "addr_hi", "addr_lo"])
             }
         }
+        registerIngestMigrations(&m)
         AlertStore.registerMigrations(&m)
         return m
     }
@@ -73,38 +76,41 @@ package final class StateStore {
     /// Replaces the stored baseline with `snapshot`, in one transaction.
     package func saveBaseline(_ snapshot: BaselineSnapshot) throws(Diagnostic) {
         do {
-            try queue.write { db in
-                try db.execute(sql: "DELETE FROM baseline_edge; DELETE FROM baseline_host; DELETE FROM baseline_volume; DELETE FROM baseline_meta")
-                try db.execute(
-                    sql: "INSERT INTO baseline_meta (id, learning_start, clock, updated_at) VALUES (1, ?, ?, ?)",
-                    arguments: [snapshot.learningStart, snapshot.clock, ISO8601DateFormatter().string(from: Date())])
-                let edge = try db.makeStatement(
-                    sql: "INSERT INTO baseline_edge VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                for e in snapshot.edges {
-                    try edge.execute(arguments: [
-                        e.detector, Int64(bitPattern: e.source.high), Int64(bitPattern: e.source.low),
-                        Int64(bitPattern: e.destination.high), Int64(bitPattern: e.destination.low), Int64(e.service),
-                        e.firstSeen, e.lastSeen, Int64(e.days),
-                    ])
-                }
-                let host = try db.makeStatement(sql: "INSERT INTO baseline_host VALUES (?, ?, ?, ?, ?, ?, ?)")
-                for h in snapshot.hosts {
-                    try host.execute(arguments: [
-                        h.detector, Int64(bitPattern: h.address.high), Int64(bitPattern: h.address.low), h.firstSeen,
-                        h.lastSeen, Int64(h.clients), Int64(h.destinations),
-                    ])
-                }
-                let vol = try db.makeStatement(sql: "INSERT INTO baseline_volume VALUES (?, ?, ?, ?, ?)")
-                for v in snapshot.volumes {
-                    try vol.execute(arguments: [
-                        v.detector, Int64(bitPattern: v.address.high), Int64(bitPattern: v.address.low),
-                        v.hourlyBytesOut.map(String.init).joined(separator: ","),
-                        v.hourlyPCR.map(String.init).joined(separator: ","),
-                    ])
-                }
-            }
+            try queue.write { db in try Self.writeBaseline(snapshot, db) }
         } catch {
             throw Diagnostic(code: "state_store", "cannot save the baseline: \(error)", at: FileLocation(path: path))
+        }
+    }
+
+    /// Replaces the stored baseline inside the caller's transaction.
+    static func writeBaseline(_ snapshot: BaselineSnapshot, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM baseline_edge; DELETE FROM baseline_host; DELETE FROM baseline_volume; DELETE FROM baseline_meta")
+        try db.execute(
+            sql: "INSERT INTO baseline_meta (id, learning_start, clock, updated_at) VALUES (1, ?, ?, ?)",
+            arguments: [snapshot.learningStart, snapshot.clock, ISO8601DateFormatter().string(from: Date())])
+        let edge = try db.makeStatement(
+            sql: "INSERT INTO baseline_edge VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        for e in snapshot.edges {
+            try edge.execute(arguments: [
+                e.detector, Int64(bitPattern: e.source.high), Int64(bitPattern: e.source.low),
+                Int64(bitPattern: e.destination.high), Int64(bitPattern: e.destination.low), Int64(e.service),
+                e.firstSeen, e.lastSeen, Int64(e.days),
+            ])
+        }
+        let host = try db.makeStatement(sql: "INSERT INTO baseline_host VALUES (?, ?, ?, ?, ?, ?, ?)")
+        for h in snapshot.hosts {
+            try host.execute(arguments: [
+                h.detector, Int64(bitPattern: h.address.high), Int64(bitPattern: h.address.low), h.firstSeen,
+                h.lastSeen, Int64(h.clients), Int64(h.destinations),
+            ])
+        }
+        let vol = try db.makeStatement(sql: "INSERT INTO baseline_volume VALUES (?, ?, ?, ?, ?)")
+        for v in snapshot.volumes {
+            try vol.execute(arguments: [
+                v.detector, Int64(bitPattern: v.address.high), Int64(bitPattern: v.address.low),
+                v.hourlyBytesOut.map(String.init).joined(separator: ","),
+                v.hourlyPCR.map(String.init).joined(separator: ","),
+            ])
         }
     }
 

@@ -12,8 +12,8 @@ struct Flowhound: ParsableCommand {
             """,
         version: FlowhoundVersion.string,
         subcommands: [
-            ScanCommand.self, RulesCommand.self, FieldsCommand.self, BaselineCommand.self, AlertsCommand.self,
-            ReportCommand.self,
+            ScanCommand.self, TailCommand.self, RulesCommand.self, FieldsCommand.self, BaselineCommand.self,
+            AlertsCommand.self, ReportCommand.self,
         ])
 
     /// ArgumentParser's usage errors exit 64; flowhound promises 2 for every error so scripts need one test.

@@ -82,15 +82,27 @@ struct ScanCommand: ParsableCommand {
         help: "Merge matches of one rule from one source within this many seconds of log time into one finding (0: one finding per match).")
     var mergeWindow: Int64 = 300
 
+    @Option(
+        name: .customLong("jobs"),
+        help: "Inputs read and decoded at the same time (default: the number of online processors). Several inputs are always merged into one log-time stream; the findings do not depend on this number.")
+    var jobs: Int?
+
     @Flag(name: .customLong("quiet"), help: "No summary on standard error (problems are still reported).")
     var quiet = false
 
+    @OptionGroup(title: "Incremental (cron) runs")
+    var incremental: IncrementalFlags
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("name at least one file, directory or -") }
+        if !incremental.incremental && incremental.anyGiven {
+            throw ValidationError("--wait, --from, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
+        }
         if mergeWindow < 0 { throw ValidationError("--merge-window must be 0 or more seconds") }
         if let suppress, DurationText.seconds(suppress) == nil {
             throw ValidationError("--suppress takes a duration such as 90s, 15m, 1h or 1d")
         }
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
         if maxLineLength < 64 || maxLineLength > 64 << 20 {
             throw ValidationError("--max-line-length must be between 64 and 67108864")
         }
@@ -116,8 +128,13 @@ struct ScanCommand: ParsableCommand {
             if specs.isEmpty { specs.append(OutputSpec(kind: .stdout, display: "stdout")) }
             specs.append(OutputSpec(kind: .sqlite(store), display: "sqlite:" + store))
         }
+        // a single plain file is the classic `--output FILE` (also what --incremental --emit-raw writes to)
+        if specs.count == 1, case .file(let path) = specs[0].kind, specs[0].options.isEmpty {
+            o.outputPath = path
+            specs = []
+        }
         let stdoutIsTerminal = isatty(1) == 1
-        let toTerminal = stdoutIsTerminal && (specs.isEmpty || specs.contains { $0.kind == .stdout })
+        let toTerminal = stdoutIsTerminal && ((specs.isEmpty && o.outputPath == nil) || specs.contains { $0.kind == .stdout })
         switch alertFormat {
         case .auto: o.alertFormat = toTerminal ? .text : .json
         case .json: o.alertFormat = .json
@@ -135,6 +152,17 @@ struct ScanCommand: ParsableCommand {
         o.quiet = quiet
         o.maxLineLength = maxLineLength
         o.mergeWindowSeconds = mergeWindow
+        o.merge.jobs = jobs ?? onlineProcessors()
+        if incremental.incremental {
+            let report: ScanReport
+            switch incremental.options(statePath: state) {
+            case .success(let inc): report = IncrementalRunner.run(o, inc) { FileOutput.stderr($0) }
+            case .failure(let d):
+                FileOutput.stderr(d.description + "\n")
+                throw ExitCode(ExitStatus.error)
+            }
+            throw ExitCode(report.exitStatus)
+        }
         let report = ScanRunner.run(o) { FileOutput.stderr($0) }
         throw ExitCode(report.exitStatus)
     }

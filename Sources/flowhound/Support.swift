@@ -27,3 +27,9 @@ enum FileOutput {
         bytes.removeAll()
     }
 }
+
+/// Processors online now (at least 1, at most 16): the default of `scan --jobs`.
+func onlineProcessors() -> Int {
+    let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    return n < 1 ? 1 : min(Int(n), 16)
+}

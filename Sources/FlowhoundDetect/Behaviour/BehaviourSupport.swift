@@ -77,7 +77,8 @@ package struct DetectorStats: Sendable, Hashable {
 /// Roles of hosts, read from the site file's `groups` (by conventional names) and `assets`.
 ///
 /// Group names: `workstations`, `servers`, `jump_hosts`, `mgmt` (also `management`, `admin_tools`), `scanners`,
-/// `domain_controllers` (also `dcs`, `dc`), `admin_workstations`, `file_servers`, `backup`, `darknets`.
+/// `domain_controllers` (also `dcs`, `dc`), `admin_workstations`, `file_servers`, `backup`, `darknets`,
+/// `dns_resolvers` (also `dns_servers`).
 package struct SiteRoles: Sendable {
     package struct Roles: OptionSet, Sendable, Hashable {
         package let rawValue: UInt16
@@ -93,6 +94,7 @@ package struct SiteRoles: Sendable {
         package static let backup = Roles(rawValue: 256)
         package static let darknet = Roles(rawValue: 512)
         package static let sensitive = Roles(rawValue: 1024)
+        package static let dnsResolver = Roles(rawValue: 2048)
     }
 
     private var sets: [(Roles, HostSet)] = []
@@ -106,7 +108,7 @@ package struct SiteRoles: Sendable {
             ("workstations", .workstation), ("servers", .server), ("jump_hosts", .jumpHost), ("mgmt", .mgmt),
             ("management", .mgmt), ("admin_tools", .mgmt), ("scanners", .scanner), ("domain_controllers", .dc),
             ("dcs", .dc), ("dc", .dc), ("admin_workstations", .adminWorkstation), ("file_servers", .fileServer),
-            ("backup", .backup), ("darknets", .darknet),
+            ("backup", .backup), ("darknets", .darknet), ("dns_resolvers", .dnsResolver), ("dns_servers", .dnsResolver),
         ]
         for (n, r) in names { if let g = site.groups[n], !g.isEmpty { sets.append((r, g)) } }
         for a in site.assets where a.sensitive { sets.append((.sensitive, a.hosts)) }

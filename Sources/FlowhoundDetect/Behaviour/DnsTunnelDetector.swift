@@ -5,7 +5,9 @@ import FlowhoundRules
 ///
 /// Registered domain: the last two labels, or three when the second-level label is a common public second level
 /// (`co`, `com`, `net`, `org`, `gov`, `ac`, `edu` under a two-letter TLD) — an approximation of the Public Suffix
-/// List. `.arpa`, `.local` and single-label names are skipped.
+/// List. `.arpa`, `.local` and single-label names are skipped. Queries sent by a host of the site's
+/// `dns_resolvers` group are skipped too: a resolver forwards its clients' queries, and the tunnel is reported
+/// on the client that asked (whose query the resolver received).
 /// (fast) Key: (client, registered domain). Window kind: *trailing sliding* `fast_window`, inclusive. Fires
 /// `fast` when the window holds at least `fast_queries` queries and at least `fast_long_names` distinct names
 /// whose longest label has `long_label` or more characters, or `txt` when at least `fast_queries` queries of which
@@ -95,6 +97,7 @@ final class DnsTunnelDetector: BehaviourDetector {
 
     func dns(_ d: DnsView, _ ctx: BehaviourContext) {
         guard let q0 = d.query else { return }
+        if ctx.roles.hasRoles && ctx.roles.roles(d.client).contains(.dnsResolver) { return }
         var n = d.queryLength
         if n > 0 && q0[n - 1] == 46 { n -= 1 }
         guard n > 0, let start = DnsTunnelDetector.registeredDomainStart(q0, n) else { return }

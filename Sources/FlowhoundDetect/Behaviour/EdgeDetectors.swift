@@ -18,6 +18,13 @@ package struct EdgeKey: Hashable, Sendable {
     }
 }
 
+/// A destination's service as used by one peer group of clients (`NewInternalEdgeDetector.peerGroup`).
+package struct PeerKey: Hashable, Sendable {
+    package var dst: IPAddress
+    package var service: UInt32
+    package var group: UInt8
+}
+
 /// Learned facts about one edge.
 package struct EdgeInfo: Sendable {
     package var first: Int64
@@ -54,17 +61,28 @@ package struct HostInfo: Sendable {
 /// role unexpected for the destination (workstation → workstation, server → server over an admin service,
 /// non-admin workstation → domain controller over an admin service; needs site groups), +0.2 destination had at
 /// most `rare_clients` clients, +0.1 source opened more than `burst_new_edges` new edges today (UTC day), +0.1
-/// off-hours (before 07:00 or from 19:00 UTC). FP controls: sinks (≥ `sink_clients` clients) are exempt for
+/// off-hours (before 07:00 or from 19:00 UTC). Peer-group prevalence: when at least `peer_clients` distinct
+/// clients of the source's peer group (site role class: workstations, servers, or hosts with neither) already
+/// have an edge to the same (destination, service) — learned or seen since, within `retention` — the service is
+/// one that group uses on that destination: the admin, unexpected-role and rare-destination points are not
+/// given (a new file server adopted by the workstations, domain-controller RPC). FP controls: sinks
+/// (≥ `sink_clients` clients) are exempt for
 /// non-admin services; hubs (≥ `hub_destinations` destinations) are exempt unless the destination is sensitive;
 /// `mgmt`/`jump_hosts`/`scanners` sources are exempt; at most `max_findings_per_source_per_day` per source per UTC
 /// day. A source first seen after learning yields one low `new_host` finding instead of edge findings (when
 /// `new_host` is true). Suppression: per edge for `suppress_for` (default = retention). State bound: `max_keys`
-/// edges and `max_hosts` hosts, least recently seen evicted (counted). Time source: log time.
+/// edges, `max_hosts` hosts and `max_hosts` (destination, service, peer group) counters, least recently seen
+/// evicted (counted). Time source: log time.
 final class NewInternalEdgeDetector: BehaviourDetector {
     let rule: DetectorRule
     let kinds: EventKinds = .flow
     private(set) var edges: BoundedMap<EdgeKey, EdgeInfo>
     private(set) var hosts: BoundedMap<IPAddress, HostInfo>
+    /// Distinct clients per (destination, service, peer group): edges counted when first seen.
+    private(set) var peers: BoundedMap<PeerKey, Int32>
+    /// Restored edges whose peer counts are still to be rebuilt (needs the site roles: on the next edge).
+    private var peersPending = false
+    private let peerClients: Int32
     private let learning: Int64, retention: Int64
     private let minScore: Double
     private let maxPerDay: Int32, sinkClients: Int32, hubDestinations: Int32, rareClients: Int32, burst: Int32
@@ -76,6 +94,8 @@ final class NewInternalEdgeDetector: BehaviourDetector {
         self.rule = rule
         edges = BoundedMap(capacity: rule.int("max_keys"))
         hosts = BoundedMap(capacity: rule.int("max_hosts"))
+        peers = BoundedMap(capacity: rule.int("max_hosts"))
+        peerClients = Int32(rule.int("peer_clients"))
         learning = rule.nanos("learning")
         retention = rule.nanos("retention")
         minScore = rule.number("min_score")
@@ -90,9 +110,10 @@ final class NewInternalEdgeDetector: BehaviourDetector {
 
     var stats: DetectorStats {
         DetectorStats(
-            ruleID: rule.id, type: rule.type.rawValue, keys: edges.count + hosts.count,
-            highWater: edges.highWater + hosts.highWater, evicted: edges.evicted + hosts.evicted,
-            expired: edges.expired + hosts.expired, alerts: alerts, observed: observed, learningEvents: learningEvents)
+            ruleID: rule.id, type: rule.type.rawValue, keys: edges.count + hosts.count + peers.count,
+            highWater: edges.highWater + hosts.highWater + peers.highWater,
+            evicted: edges.evicted + hosts.evicted + peers.evicted, expired: edges.expired + hosts.expired + peers.expired,
+            alerts: alerts, observed: observed, learningEvents: learningEvents)
     }
 
     @inline(__always) func serviceKey(_ f: FlowView) -> UInt32 {
@@ -112,6 +133,7 @@ final class NewInternalEdgeDetector: BehaviourDetector {
     /// The per-edge work (also the entry point of the flood test).
     func observeEdge(src: IPAddress, dst: IPAddress, service: UInt32, admin: Bool, ts: Int64, port: Int32, _ ctx: BehaviourContext) {
         observed += 1
+        if peersPending { rebuildPeers(ctx) }
         let day = dayOf(ts)
         var isNew = false
         edges.update(EdgeKey(src: src, dst: dst, service: service), now: ts, make: {
@@ -146,9 +168,17 @@ final class NewInternalEdgeDetector: BehaviourDetector {
             dstClientsBefore = h.clients
             if isNew { h.clients &+= 1 }
         }
-        guard isNew, !learningNow else { return }
+        guard isNew else { return }
         let hasRoles = ctx.roles.hasRoles
         let srcRoles: SiteRoles.Roles = hasRoles ? ctx.roles.roles(src) : []
+        let peersBefore = peers.update(
+            PeerKey(dst: dst, service: service, group: NewInternalEdgeDetector.peerGroup(srcRoles)), now: ts,
+            make: { 0 }
+        ) { n -> Int32 in
+            defer { n &+= 1 }
+            return n
+        }
+        guard !learningNow else { return }
         if hasRoles && (srcRoles.contains(.mgmt) || srcRoles.contains(.jumpHost) || srcRoles.contains(.scanner)) { return }
         // a host first seen after learning: one new_host finding, not a burst of edges
         if srcInfo.first >= (ctx.learningStart ?? ts) &+ learning {
@@ -169,8 +199,10 @@ final class NewInternalEdgeDetector: BehaviourDetector {
         if dstClientsBefore >= sinkClients && !admin { return }
         if srcInfo.destinations - 1 >= hubDestinations && !sensitive { return }
         // score as bit flags first; reasons (Strings) only for a finding
-        let unexpected = hasRoles && unexpectedRole(srcRoles, dstRoles, admin: admin)
-        let rare = dstClientsBefore <= rareClients
+        let common = peerClients > 0 && peersBefore >= peerClients
+        let admin = admin && !common
+        let unexpected = !common && hasRoles && unexpectedRole(srcRoles, dstRoles, admin: admin)
+        let rare = !common && dstClientsBefore <= rareClients
         let burstNow = srcInfo.newEdgesToday > burst
         let hour = ((ts / nanosPerSecond) % 86_400 + 86_400) % 86_400 / 3600
         let offHours = hour < 7 || hour >= 19
@@ -203,6 +235,20 @@ final class NewInternalEdgeDetector: BehaviourDetector {
             from: self)
     }
 
+    /// The peer group of a source for prevalence: 1 workstations, 2 servers, 0 anything else (or no roles).
+    static func peerGroup(_ r: SiteRoles.Roles) -> UInt8 {
+        r.contains(.workstation) ? 1 : r.contains(.server) ? 2 : 0
+    }
+
+    /// Counts every known edge once per (destination, service, peer group of its source).
+    private func rebuildPeers(_ ctx: BehaviourContext) {
+        peersPending = false
+        for (k, v, _) in edges.entriesOldestFirst() {
+            let g = NewInternalEdgeDetector.peerGroup(ctx.roles.hasRoles ? ctx.roles.roles(k.src) : [])
+            peers.update(PeerKey(dst: k.dst, service: k.service, group: g), now: v.last, make: { 0 }) { $0 &+= 1 }
+        }
+    }
+
     func unexpectedRole(_ s: SiteRoles.Roles, _ d: SiteRoles.Roles, admin: Bool) -> Bool {
         if s.isEmpty || d.isEmpty { return false }
         if d.contains(.workstation) && s.contains(.workstation) { return true }
@@ -215,6 +261,7 @@ final class NewInternalEdgeDetector: BehaviourDetector {
         if retention > 0 {
             edges.removeStale(olderThan: now &- retention)
             hosts.removeStale(olderThan: now &- retention)
+            peers.removeStale(olderThan: now &- retention)
         }
     }
 
@@ -233,6 +280,7 @@ final class NewInternalEdgeDetector: BehaviourDetector {
                 EdgeInfo(first: e.firstSeen, last: e.lastSeen, lastDay: dayOf(e.lastSeen), days: e.days)
             }) { _ in }
         }
+        peersPending = !edges.isEmpty
         for h in s.hosts where h.detector == rule.id {
             hosts.update(h.address, now: h.lastSeen, make: {
                 HostInfo(first: h.firstSeen, last: h.lastSeen, clients: h.clients, destinations: h.destinations)

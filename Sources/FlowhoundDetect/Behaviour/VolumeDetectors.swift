@@ -177,7 +177,9 @@ final class BeaconingDetector: BehaviourDetector {
 /// kind: *trailing sliding* `window`, inclusive, over the contributing connections' start times. Fires when the
 /// pair's summed duration reaches `min_duration`; the metric is RITA's bucketed score (1/4/8/12 h → 0.2/0.4/0.6/
 /// 0.8, linear between); level low < 4 h ≤ medium < 8 h ≤ high. One finding per (pair, bucket) per `suppress_for`.
-/// State bound: `max_keys` pairs × 64 connections. Time source: log time.
+/// FP control (netdetect.md D9: "by role"): sessions from or to a host of the site's `backup` group are not
+/// counted (bulk backup transfers run for hours by design). State bound: `max_keys` pairs × 64 connections.
+/// Time source: log time.
 final class LongConnectionDetector: BehaviourDetector {
     let rule: DetectorRule
     let kinds: EventKinds = .flow
@@ -218,6 +220,9 @@ final class LongConnectionDetector: BehaviourDetector {
     func flow(_ f: FlowView, _ ctx: BehaviourContext) {
         guard f.duration > 0, !f.fromSessionLog else { return }
         if !includeInternal && ctx.roles.isInternal(f.src) && ctx.roles.isInternal(f.dst) { return }
+        if ctx.roles.hasRoles && (ctx.roles.roles(f.src).contains(.backup) || ctx.roles.roles(f.dst).contains(.backup)) {
+            return
+        }
         observed += 1
         let lower = f.ts &- window
         let total: Double = pairs.update(AddressPair(f.src, f.dst), now: f.ts, make: { Sessions() }) { s in
@@ -289,8 +294,11 @@ struct BucketRing {
 /// the trailing `window` (sliding in 1/12-window steps) reach max(`min_bytes`, `baseline_factor` × the source's
 /// learned hourly p99) with PCR = (out − in)/(out + in) ≥ `min_pcr`; high when the source is a server/DC/
 /// sensitive asset. (b) `upload_shift`: after learning, an hour whose bytes out reach `shift_min_bytes` and
-/// whose PCR exceeds the source's learned median PCR by `shift_delta`. Baseline: per source, a log2 histogram
-/// of hourly bytes out and a PCR-decile histogram, learned during `learning` (exported in snapshots). Window
+/// exceed the source's learned hourly p99, and whose PCR exceeds the source's learned median PCR by
+/// `shift_delta`; the finding names the destination of the hour's largest upload (so `allow` entries with a
+/// destination apply). Baseline: per source, over its traffic to external destinations only (data leaving; a
+/// server answering internal clients or pushing to the backup server is not an upload), a log2 histogram of
+/// hourly bytes out and a PCR-decile histogram, learned during `learning` (exported in snapshots). Window
 /// kinds: *sliding* (a), *tumbling hour* (b). Suppression per (source, group, kind) for `suppress_for`. State
 /// bound: `max_keys` groups and `max_keys` host profiles. Time source: log time.
 final class ExfilVolumeDetector: BehaviourDetector {
@@ -304,6 +312,9 @@ final class ExfilVolumeDetector: BehaviourDetector {
         var hist = [UInt32](repeating: 0, count: 48)
         var pcr = [UInt32](repeating: 0, count: 10)
         var learnedHours: UInt32 = 0
+        /// Destination of the current hour's largest upload.
+        var topDestination: IPAddress?
+        var topBytes: Int64 = -1
     }
 
     private var groups: BoundedMap<AddressPair, BucketRing>
@@ -358,9 +369,10 @@ final class ExfilVolumeDetector: BehaviourDetector {
         if learningNow { learningEvents += 1 }
         let hour = f.ts / (3600 * nanosPerSecond)
         let bin = max(0, f.bytesIn)
-        // hourly profile of the source (all destinations)
-        var shift: (Int64, Int64, Double, Double)?
-        let p99: Double = profiles.update(f.src, now: f.ts, make: { Profile() }) { p in
+        // hourly profile of the source (external destinations only)
+        var shift: (Int64, Int64, Double, Double, IPAddress?)?
+        let external = !ctx.roles.isInternal(f.dst)
+        let p99: Double = !external ? 0 : profiles.update(f.src, now: f.ts, make: { Profile() }) { p in
             if p.hour != hour {
                 if p.hour != .min && hour > p.hour {
                     let total = p.out + p.inb
@@ -371,7 +383,9 @@ final class ExfilVolumeDetector: BehaviourDetector {
                         p.hist[i] += 1
                         p.pcr[ExfilVolumeDetector.pcrDecile(pcr)] += 1
                         p.learnedHours += 1
-                    } else if p.learnedHours >= 24 && shiftMin > 0 && p.out >= shiftMin {
+                    } else if p.learnedHours >= 24 && shiftMin > 0 && p.out >= shiftMin
+                        && Double(p.out) > ExfilVolumeDetector.p99(p.hist)
+                    {
                         // learned median PCR (decile midpoint)
                         var cum: UInt32 = 0
                         var med = 0.0
@@ -379,33 +393,40 @@ final class ExfilVolumeDetector: BehaviourDetector {
                             cum += c
                             if cum * 2 >= p.learnedHours { med = -0.9 + Double(d) * 0.2; break }
                         }
-                        if pcr - med >= shiftDelta { shift = (p.hour, p.out, pcr, med) }
+                        if pcr - med >= shiftDelta { shift = (p.hour, p.out, pcr, med, p.topDestination) }
                     }
                 }
                 if hour > p.hour || p.hour == .min {
                     p.hour = hour
                     p.out = 0
                     p.inb = 0
+                    p.topDestination = nil
+                    p.topBytes = -1
                 }
             }
             if hour == p.hour {
                 p.out &+= f.bytesOut
                 p.inb &+= bin
+                if f.bytesOut > p.topBytes {
+                    p.topBytes = f.bytesOut
+                    p.topDestination = f.dst
+                }
             }
             return ExfilVolumeDetector.p99(p.hist)
         }
-        if let (h, out, pcr, med) = shift {
+        if let (h, out, pcr, med, top) = shift {
             alerts += 1
             var a = DetectorAlert(
                 kind: "upload_shift", identifier: "shift|\(f.src)|\(h)", level: .low, first: h * 3600 * nanosPerSecond,
-                last: (h + 1) * 3600 * nanosPerSecond - 1, source: f.src, count: 1, metric: BeaconScore.round3(pcr),
+                last: (h + 1) * 3600 * nanosPerSecond - 1, source: f.src, destination: top, count: 1,
+                metric: BeaconScore.round3(pcr),
                 windowSeconds: 3600,
                 summary: "\(f.src) sent \(bytesText(Double(out))) in one hour with PCR \(BeaconScore.round3(pcr)) against a learned median of \(BeaconScore.round3(med))",
                 extra: ["bytes_out": String(out)])
             a.includeCurrent = false
             ctx.emit(a, from: self)
         }
-        guard !ctx.roles.isInternal(f.dst) else { return }
+        guard external else { return }
         let g = ExfilVolumeDetector.group(f.dst)
         let epoch = f.ts / step
         let (out, inb): (Int64, Int64) = groups.update(AddressPair(f.src, g), now: f.ts, make: { BucketRing(count: 12) }) { r in

@@ -121,6 +121,31 @@ package final class CorrelationEngine {
         index < runtimes.count ? runtimes[index]?.index.count ?? 0 : 0
     }
 
+    /// How far back (log time) an event can still change a window: the longest timespan plus the late
+    /// tolerance. Carried state older than this cannot matter (used by `scan --incremental` and `tail`).
+    package var horizonNanoseconds: Int64 {
+        let span = runtimes.compactMap { $0?.def.span }.max() ?? 0
+        return span &+ tolerance
+    }
+
+    /// After carried events were replayed (with output muted), marks every open finding as already written,
+    /// so that it is written again only if later events join it. Returns how many were marked.
+    @discardableResult
+    package func markOpenFindingsReported() -> Int {
+        var n = 0
+        for rt in runtimes {
+            guard let rt else { continue }
+            for g in rt.groupsInOrder {
+                guard var b = g.burst else { continue }
+                g.burst = nil
+                b.reportedCount = b.finding.count
+                g.burst = b
+                n += 1
+            }
+        }
+        return n
+    }
+
     // MARK: time
 
     /// Log time has reached `time` (call for every event with a timestamp; O(1) unless something is due).
@@ -377,7 +402,9 @@ package final class CorrelationEngine {
             firstSeen: Timestamp(nanoseconds: earliest ?? hi), lastSeen: Timestamp(nanoseconds: g.latestIn(lo, hi) ?? hi),
             group: g.display, count: max(count, 1), windowSeconds: Double(def.span) / 1e9, format: g.format,
             evidence: items.map(\.evidence))
-        var b = Burst(finding: f, firstFired: hi, lastFired: hi, windows: 1, firstMetric: metric, entitiesKnown: false)
+        var b = Burst(
+            finding: f, firstFired: hi, lastFired: hi, windows: 1, firstMetric: metric, entitiesKnown: false,
+            reportedCount: nil)
         for item in items { agree(&b, item.entities) }
         return b
     }
@@ -464,6 +491,10 @@ package final class CorrelationEngine {
     }
 
     private func write(_ b: Burst, _ rt: CorrelationRuntime) {
+        if let r = b.reportedCount, b.finding.count <= r {
+            rt.counters.carriedFindings += 1
+            return
+        }
         var f = b.finding
         f.group["correlation.metric"] = Self.format(b.firstMetric)
         f.group["correlation.windows"] = String(b.windows)

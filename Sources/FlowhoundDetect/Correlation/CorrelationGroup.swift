@@ -87,6 +87,9 @@ struct Burst {
     var windows: Int
     var firstMetric: Double
     var entitiesKnown: Bool
+    /// Set when the burst was rebuilt from carried state and had already been written by an earlier run: the
+    /// count written then. The burst is written again only if it grew past it.
+    var reportedCount: Int?
 }
 
 /// The window state of one group of one correlation.

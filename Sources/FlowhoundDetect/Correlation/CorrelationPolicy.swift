@@ -66,6 +66,8 @@ package struct CorrelationCounters: Sendable, Equatable {
     package var belowMinimumLevel = 0
     /// Findings not emitted because a correlation references this one without `generate: true`.
     package var silencedFindings = 0
+    /// Findings rebuilt from carried state that had been written by an earlier run and did not grow since.
+    package var carriedFindings = 0
 
     package init() {}
 
@@ -86,6 +88,7 @@ package struct CorrelationCounters: Sendable, Equatable {
         r.findings += b.findings
         r.belowMinimumLevel += b.belowMinimumLevel
         r.silencedFindings += b.silencedFindings
+        r.carriedFindings += b.carriedFindings
         return r
     }
 }

@@ -1,0 +1,623 @@
+import Dispatch
+import FlowhoundCore
+import FlowhoundDetect
+import FlowhoundIngest
+import FlowhoundParse
+import FlowhoundRules
+import FlowhoundState
+
+/// What `flowhound tail` was asked to do.
+package struct TailOptions: Sendable {
+    /// Files or globs (re-expanded while running: new matching files are followed from their start).
+    package var patterns: [String]
+    /// The state store; without it nothing survives a restart.
+    package var statePath: String?
+    /// Where a file without saved position starts when tail starts (files appearing later start at 0).
+    package var from: IncrementalOptions.Start = .end
+    package var poll = false
+    package var pollIntervalMs: Int32 = 250
+    /// A renamed or deleted file is read until it has not grown for this long (ingest.md item 8).
+    package var rotateGraceSeconds: Double = 5
+    package var emitRaw = false
+    /// Positions are committed at most this often (after the findings before them were flushed).
+    package var commitIntervalMs: Int64 = 1000
+    /// Renamed or deleted files held open at most (item 22); the oldest is closed first, with a warning.
+    package var maxRotatedOpen = 64
+
+    package init(patterns: [String]) { self.patterns = patterns }
+}
+
+/// `flowhound tail FILE|GLOB…`: follows log files live through every rotation style (ingest.md §2 B).
+///
+/// - Start: like a `scan --incremental` catch-up (the same `Planner`): saved positions are resumed wherever the
+///   identity now lives, generations rotated while tail was down are read, oldest first; files without
+///   position start at `--from` (default end) on a first start, at 0 otherwise.
+/// - Follow: `FileWatcher` (inotify on each file and its directory, polling fallback) wakes the loop; every
+///   wake re-resolves each name (symlinks too) and fstats each open file. A name pointing at another inode is
+///   a rotation: the old descriptor keeps being read until it has not grown for `rotateGraceSeconds`, while
+///   the new file is read from 0. A deleted file is drained the same way. A file that shrank, or whose bytes
+///   before the read position changed, was truncated (copytruncate): the gap is first read from the rotated
+///   copy that carries its identity, then the file is read from 0; NUL holes are skipped. Partial last lines
+///   are held until their newline, or emitted once after the grace period when the file can no longer grow.
+/// - State: at most every `commitIntervalMs`, findings are flushed (an output file fsynced), then positions
+///   and carried detector lines are committed in one transaction; a `kill -9` repeats at most that window.
+/// - Signals: SIGHUP reloads rules and site (a rule set with errors is refused, the old one kept, the reason
+///   printed); SIGTERM and SIGINT read what is pending, write open findings, commit and exit 0.
+package final class TailRunner {
+    let options: TailOptions
+    let scanOptions: ScanOptions
+    let diagnostics: (String) -> Void
+    private var stack: DetectionStack?
+    private var raw: RawLineOutput?
+    private let journal: CarryJournal?
+    private var store: StateStore?
+    private var saved = IngestState()
+    private var followers: [Follower] = []
+    /// Positions of files no longer open (drained generations), kept so a restart does not read them again.
+    private var retired: [Checkpoint] = []
+    private var primaries: [String] = []
+    private let watcher: FileWatcher
+    private var started = false
+    private var lastCommit: Int64 = 0
+    private var dirty = false
+    private var errors: [Diagnostic] = []
+    private var signalRead: Int32 = -1
+    private var signalWrite: Int32 = -1
+    private var signalSources: [any DispatchSourceSignal] = []
+
+    package init(_ options: TailOptions, scan: ScanOptions, diagnostics: @escaping (String) -> Void) {
+        self.options = options
+        scanOptions = scan
+        self.diagnostics = diagnostics
+        journal = options.emitRaw ? nil : CarryJournal()
+        watcher = FileWatcher(forcePoll: options.poll, pollInterval: options.pollIntervalMs)
+    }
+
+    /// Runs until SIGTERM/SIGINT (exit status 0) or a start-up error (2).
+    package func run() -> Int32 {
+        if let why = watcher.pollingReason, !options.poll { say("flowhound: polling every \(options.pollIntervalMs) ms: \(why)") }
+        guard setUp() else { return 2 }
+        installSignals()
+        catchUp()
+        commit(final: false)
+        while true {
+            // a commit that is due must not wait for the next event
+            var atMost: Int32?
+            if dirty && store != nil {
+                let left = options.commitIntervalMs - (wallClockNanoseconds() - lastCommit) / 1_000_000
+                atMost = Int32(clamping: max(1, left))
+            }
+            let wake = watcher.wait(extra: signalRead, atMost: atMost)
+            if wake == .external {
+                var stop = false
+                for s in readSignals() {
+                    if s == SIGHUP { reload() } else { stop = true }
+                }
+                if stop {
+                    shutdown()
+                    return 0
+                }
+            }
+            step()
+        }
+    }
+
+    // MARK: set-up
+
+    private func setUp() -> Bool {
+        if let statePath = options.statePath {
+            var inc = IncrementalOptions(statePath: statePath)
+            inc.from = options.from
+            do {
+                let (s, state, baseline) = try IncrementalRunner.openState(inc, diagnostics: diagnostics)
+                store = s
+                saved = state
+                if options.emitRaw == false, let baseline { pendingBaseline = baseline }
+            } catch {
+                report(error)
+                return false
+            }
+        }
+        if options.emitRaw {
+            do { raw = try RawLineOutput(path: scanOptions.outputPath) } catch {
+                report(error)
+                return false
+            }
+        } else {
+            guard let s = makeStack() else { return false }
+            stack = s
+            IncrementalRunner.replay(saved.carried, into: s, journal: journal, alreadyWritten: saved.findingsWritten)
+            if let b = pendingBaseline { s.behaviour.restore(b) }
+        }
+        return true
+    }
+
+    private var pendingBaseline: BaselineSnapshot?
+
+    /// A detection stack over a fresh output, or nil (errors printed) when the rules or site have errors.
+    private func makeStack() -> DetectionStack? {
+        let output: any FindingOutput
+        switch AlertWriterOutput.make(scanOptions) {
+        case .success(let o): output = o
+        case .failure(let d):
+            report(d)
+            return nil
+        }
+        let s = DetectionStack(options: scanOptions, output: output)
+        for d in s.diagnostics { diagnostics(d.description + "\n") }
+        return s.usable ? s : nil
+    }
+
+    private func installSignals() {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        signalRead = fds[0]
+        signalWrite = fds[1]
+        _ = fcntl(signalRead, F_SETFL, fcntl(signalRead, F_GETFL) | O_NONBLOCK)
+        let w = signalWrite
+        for sig in [SIGHUP, SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler {
+                var b = UInt8(truncatingIfNeeded: sig)
+                _ = write(w, &b, 1)
+            }
+            src.resume()
+            signalSources.append(src)
+        }
+    }
+
+    private func readSignals() -> [Int32] {
+        var out: [Int32] = []
+        var buf = [UInt8](repeating: 0, count: 64)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(signalRead, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            out += buf[0..<n].map { Int32($0) }
+        }
+        return out
+    }
+
+    // MARK: catch-up and following
+
+    /// The named files now (globs expanded; rotated names of another match are not files of their own).
+    private func currentPrimaries() -> [String] {
+        var out: [String] = []
+        for p in options.patterns {
+            let matches = Glob.expand(p).filter { m in
+                !Glob.hasMagic(p) || !RotatedGenerations.isGenerationOfAny(m, in: Glob.expand(p))
+            }
+            for m in matches where !out.contains(m) { out.append(m) }
+        }
+        return out
+    }
+
+    private func catchUp() {
+        let now = wallClockNanoseconds()
+        var inc = IncrementalOptions(statePath: options.statePath ?? "")
+        inc.from = options.from
+        primaries = currentPrimaries()
+        for p in options.patterns where !Glob.hasMagic(p) && !primaries.contains(p) { primaries.append(p) }
+        for primary in primaries {
+            var plan = Planner(primary: primary, saved: saved, options: inc, now: now)
+            let items = plan.build()
+            for d in plan.problems { report(d) }
+            retired += plan.carriedForward
+            for item in items {
+                if item.path == primary || !item.identity.compressed {
+                    open(item, rotated: item.path != primary)
+                } else {
+                    readOnce(item)
+                }
+            }
+            watchNames(primary)
+        }
+        started = true
+    }
+
+    /// Reads a generation that cannot grow (a `.gz`) to its end, keeping its position.
+    private func readOnce(_ item: ReadItem) {
+        var inc = IncrementalOptions(statePath: "")
+        inc.rotateGraceSeconds = Int64(options.rotateGraceSeconds)
+        let (ck, _, ds) = IncrementalRunner.read(item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds())
+        for d in ds { report(d) }
+        if let ck { retired.append(ck) }
+        dirty = true
+    }
+
+    private func open(_ item: ReadItem, rotated: Bool) {
+        guard case .success(let fd) = FileProbe.open(item.path) else { return }
+        guard case .success(let identity) = FileProbe.identity(fd: fd, path: item.path) else {
+            close(fd)
+            return
+        }
+        var start = item.start
+        var marker = item.marker
+        if start > 0 && (identity.compressed || FileProbe.plainMarker(fd: fd, before: start) != item.marker) {
+            start = 0
+            marker = []
+        }
+        let f = Follower(
+            primary: item.primary, path: item.path, fd: fd, identity: identity, start: start,
+            firstLine: start == 0 ? 1 : item.firstLine, marker: marker, maxLine: scanOptions.maxLineLength)
+        if start > 0 && item.insideCutLine { f.framer.resumeInsideCutLine() }
+        f.sink = makeSink(for: f, startOffset: start)
+        f.sink.discard = item.discard
+        if rotated { f.rotatedSince = wallClockNanoseconds() }
+        followers.append(f)
+        pump(f)
+        f.sink.discard = false
+        watcher.watch(item.path, directory: false)
+        dirty = true
+    }
+
+    private func makeSink(for f: Follower, startOffset: Int64) -> TrackedSink {
+        var scan = stack?.makeSink(path: f.path)
+        var header: [CarriedLine] = []
+        if scan != nil && startOffset > 0 && f.identity.prefix.starts(with: Array("#separator".utf8)) {
+            var t = TrackedSink(scan: scan, raw: nil, journal: nil, correlations: nil, path: f.path, marker: [])
+            t.feedHeader(readHeaderLines(path: f.path))
+            scan = t.scan
+            header = t.header
+        }
+        var sink = TrackedSink(
+            scan: scan, raw: raw, journal: journal, correlations: stack?.correlations, path: f.path, marker: f.marker)
+        if startOffset > 0 {
+            sink.capturingHeader = false
+            sink.header = header
+        }
+        journal?.setHeader(header, for: f.path)
+        return sink
+    }
+
+    private func watchNames(_ primary: String) {
+        watcher.watch(primary, directory: false)
+        watcher.watch(RotatedGenerations.directory(of: primary), directory: true)
+    }
+
+    /// One wake-up: re-resolve names, check open files, read what is new, flush, commit when due.
+    private func step() {
+        let now = wallClockNanoseconds()
+        reconcile(now)
+        for f in followers { pump(f) }
+        retireDrained(now)
+        stack?.flush()
+        raw?.flush()
+        if now - lastCommit >= options.commitIntervalMs * 1_000_000 && dirty { commit(final: false) }
+    }
+
+    private func reconcile(_ now: Int64) {
+        var names = currentPrimaries()
+        for p in primaries where !names.contains(p) && !Glob.hasMagic(p) { names.append(p) }
+        for name in names {
+            if !primaries.contains(name) { primaries.append(name) }
+            watchNames(name)
+            var st = stat()
+            let exists = stat(name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            let active = followers.first { $0.primary == name && $0.rotatedSince == nil }
+            if let active, !exists || UInt64(st.st_dev) != active.identity.device || UInt64(st.st_ino) != active.identity.inode {
+                // what the old file holds now comes before anything of its successors
+                pump(active)
+                active.rotatedSince = now
+                active.lastChange = now
+                adoptMissedGenerations(of: name, now: now)
+            }
+            guard exists else { continue }
+            if followers.contains(where: { $0.primary == name && $0.rotatedSince == nil }) { continue }
+            // the name points at a file we already hold (a symlink switched back, a rename onto the name)
+            if let held = followers.first(where: {
+                $0.identity.device == UInt64(st.st_dev) && $0.identity.inode == UInt64(st.st_ino)
+            }) {
+                held.rotatedSince = nil
+                held.path = name
+                continue
+            }
+            guard case .success(let id) = FileProbe.identity(path: name) else { continue }
+            // older generations first: what they hold was written before the new file's first line
+            for f in followers where f.primary == name { pump(f) }
+            open(
+                ReadItem(primary: name, path: name, identity: id, start: 0, firstLine: 1, marker: [], discard: false),
+                rotated: false)
+        }
+        for f in followers {
+            guard let (_, _, size, _, links) = FileProbe.stat(fd: f.fd) else { continue }
+            if links == 0 && f.rotatedSince == nil {
+                f.rotatedSince = now
+                f.lastChange = now
+            }
+            if f.identity.compressed { continue }
+            let pos = f.position
+            var truncated = size < pos
+            if !truncated && pos > 0 && f.tail.bytes.count == min(Int(pos), FileIdentity.markerLength) {
+                truncated = FileProbe.plainMarker(fd: f.fd, before: pos) != f.tail.bytes
+            }
+            if truncated { recoverTruncation(f) }
+        }
+    }
+
+    /// Generations created and rotated away between two looks (tail was stopped, busy or down for a moment):
+    /// files next to `primary` that no open file, closed position or saved position knows, by inode or by
+    /// content, and that changed since tail started. They are read from 0, oldest first, before the new file.
+    private func adoptMissedGenerations(of primary: String, now: Int64) {
+        for f in followers { f.refreshPrefix() }
+        var knownPrefixes = followers.map(\.identity.prefix) + retired.map(\.prefix) + saved.checkpoints.map(\.prefix)
+        knownPrefixes = knownPrefixes.filter { !$0.isEmpty }
+        for cand in RotatedGenerations.siblings(of: primary) {
+            guard case .success(let id) = FileProbe.identity(path: cand.path), id.mtime >= startedAt else { continue }
+            let held =
+                followers.contains { $0.identity.device == id.device && $0.identity.inode == id.inode }
+                || retired.contains { $0.device == id.device && $0.inode == id.inode && !$0.compressed && !id.compressed }
+            if held || id.prefix.isEmpty { continue }
+            if knownPrefixes.contains(where: { id.extends($0) || (!id.prefix.isEmpty && $0.starts(with: id.prefix)) }) {
+                continue
+            }
+            let item = ReadItem(primary: primary, path: cand.path, identity: id, start: 0, firstLine: 1, marker: [], discard: false)
+            if id.compressed { readOnce(item) } else { open(item, rotated: true) }
+        }
+    }
+
+    private let startedAt = wallClockNanoseconds()
+
+    /// copytruncate: read the rest of the old content from the rotated copy, then the file from 0.
+    private func recoverTruncation(_ f: Follower) {
+        let resume = f.framer.isInsideCutLine ? f.framer.consumedOffset : f.framer.resumeOffset
+        let marker = f.sink.marker.bytes
+        // newest first, uncompressed copies before compressed ones: while logrotate compresses `X.1`, the
+        // growing `X.1.gz` is incomplete and `X.1` holds everything
+        let siblings = RotatedGenerations.siblings(of: f.primary).reversed()
+        let ordered = siblings.filter { !$0.path.hasSuffix(".gz") } + siblings.filter { $0.path.hasSuffix(".gz") }
+        for cand in ordered {
+            guard case .success(let id) = FileProbe.identity(path: cand.path),
+                id.device != f.identity.device || id.inode != f.identity.inode, id.extends(f.identity.prefix)
+            else { continue }
+            var item = ReadItem(
+                primary: f.primary, path: cand.path, identity: id, start: resume, firstLine: f.framer.nextLineNumber,
+                marker: marker, discard: false)
+            item.requireMarker = true
+            item.insideCutLine = f.framer.isInsideCutLine
+            var inc = IncrementalOptions(statePath: "")
+            inc.rotateGraceSeconds = 0
+            let (ck, _, ds) = IncrementalRunner.read(
+                item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds())
+            guard let ck else { continue }
+            for d in ds where d.code != "offset_mismatch" { report(d) }
+            retired.append(ck)
+            break
+        }
+        f.restart()
+        f.sink = makeSink(for: f, startOffset: 0)
+        pump(f)
+        dirty = true
+    }
+
+    /// Reads everything available from one file.
+    private func pump(_ f: Follower) {
+        if f.failed { return }
+        var budget = 64 << 20
+        while budget > 0 {
+            let dest = f.framer.writePointer
+            switch f.reader.read(into: dest, capacity: f.framer.writableCount) {
+            case .data(let n):
+                f.tail.append(dest, n)
+                f.nulSkipped += f.framer.commitSkippingNulHoles(n, into: &f.sink)
+                f.lastChange = wallClockNanoseconds()
+                budget -= n
+                dirty = true
+            case .end:
+                f.reader.continueAfterEOF()
+                return
+            case .failed(let e):
+                if e.code == .gzipTruncated {
+                    f.reader.continueAfterEOF()
+                    return
+                }
+                report(e.diagnostic)
+                f.failed = true
+                return
+            }
+        }
+    }
+
+    /// Closes renamed or deleted files that stopped growing (their last fragment is final), and enforces the cap.
+    private func retireDrained(_ now: Int64) {
+        let grace = Int64(options.rotateGraceSeconds * 1e9)
+        var keep: [Follower] = []
+        var rotatedOpen = 0
+        for f in followers.reversed() {
+            guard f.rotatedSince != nil else {
+                keep.append(f)
+                continue
+            }
+            let size = FileProbe.stat(fd: f.fd)?.2 ?? 0
+            let idle = now - f.lastChange >= grace && size <= f.position
+            rotatedOpen += 1
+            if idle || f.failed || rotatedOpen > options.maxRotatedOpen {
+                if !idle && !f.failed && size > f.position {
+                    report(
+                        Diagnostic(
+                            .warning, code: "rotated_closed",
+                            "closed with \(size - f.position) bytes unread: more than \(options.maxRotatedOpen) rotated files open",
+                            at: FileLocation(path: f.path)))
+                }
+                f.framer.finish(deliverPartial: true, into: &f.sink)
+                retired.append(f.checkpoint(now: now))
+                f.sink.finish()
+                dirty = true
+            } else {
+                keep.append(f)
+            }
+        }
+        followers = keep.reversed()
+    }
+
+    // MARK: state, reload, shutdown
+
+    private func commit(final: Bool) {
+        // the findings (and raw lines) the positions cover are out and durable first
+        stack?.sync()
+        raw?.sync()
+        let now = wallClockNanoseconds()
+        lastCommit = now
+        dirty = false
+        guard let store else { return }
+        var next = IngestState()
+        let mine = Set(primaries)
+        next.checkpoints = saved.checkpoints.filter { !mine.contains($0.primary) }
+        var cks = retired + followers.map { $0.checkpoint(now: now) }
+        // a file held open and also retired (a gap copy): keep the newest position per identity
+        var seen = Set<String>()
+        cks = cks.reversed().filter { seen.insert("\($0.device)/\($0.inode)/\($0.prefix.count)/\($0.path)").inserted }.reversed()
+        for p in primaries {
+            next.checkpoints += IncrementalRunner.bounded(cks.filter { $0.primary == p }, max: 64)
+            next.runStarts[p] = now - 1_000_000_000
+        }
+        if let journal, let s = stack {
+            let newest = journal.entries.last?.time ?? Int64.min
+            next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
+        }
+        next.findingsWritten = final
+        do {
+            try store.commit(next, baseline: final ? stack?.behaviour.snapshot() : nil)
+        } catch {
+            report(error)
+        }
+    }
+
+    private func reload() {
+        guard stack != nil else {
+            say("flowhound: SIGHUP: nothing to reload in --emit-raw mode")
+            return
+        }
+        say("flowhound: SIGHUP: reloading rules and site")
+        guard let fresh = makeStack() else {
+            say("flowhound: SIGHUP: the new rules or site have errors (above); keeping the rules loaded before")
+            return
+        }
+        stack?.finish()
+        IncrementalRunner.replay(journal?.carried(from: .min) ?? [], into: fresh, journal: nil, alreadyWritten: true)
+        stack = fresh
+        for f in followers {
+            if let old = f.sink.scan { f.sink.scan = rebind(old, to: fresh) }
+            f.sink = TrackedSink(
+                scan: f.sink.scan, raw: nil, journal: journal, correlations: fresh.correlations, path: f.path,
+                marker: f.sink.marker.bytes)
+            f.sink.capturingHeader = false
+        }
+        say("flowhound: SIGHUP: \(fresh.rules.count) rules, \(fresh.loaded.detectorRules.count) detectors loaded")
+    }
+
+    /// A sink for the new rules that keeps the old one's decoder (a Zeek TSV header is not read again).
+    private func rebind(_ old: ScanSink, to stack: DetectionStack) -> ScanSink {
+        var s = stack.makeSink(path: old.input.path)
+        s.decoder = old.decoder
+        s.tsv = old.tsv
+        s.json = old.json
+        s.formatName = old.formatName
+        s.gaveUp = old.gaveUp
+        s.unsupportedFormat = old.unsupportedFormat
+        s.firstLineNumber = old.firstLineNumber
+        if let d = s.decoder { s.adopt(d.schema) }
+        old.finish()
+        return s
+    }
+
+    private func shutdown() {
+        reconcile(wallClockNanoseconds())
+        for f in followers { pump(f) }
+        stack?.finish()
+        raw?.flush()
+        if let e = stack?.outputFailure ?? raw?.failure { report(e) }
+        commit(final: true)
+        for f in followers { f.sink.finish() }
+        followers.removeAll()
+    }
+
+    private func report(_ d: Diagnostic) {
+        errors.append(d)
+        diagnostics(d.description + "\n")
+    }
+
+    private func say(_ s: String) { diagnostics(s + "\n") }
+}
+
+/// One open file being followed.
+final class Follower {
+    let primary: String
+    var path: String
+    let fd: Int32
+    var identity: FileIdentity
+    var reader: ChunkReader
+    let framer: LineFramer
+    var sink: TrackedSink
+    /// Wall-clock time it stopped being the file at `primary` (renamed away or deleted).
+    var rotatedSince: Int64?
+    var lastChange: Int64
+    /// The last raw bytes read (truncation check).
+    var tail: MarkerTail
+    let marker: [UInt8]
+    private var base: Int64
+    var failed = false
+    var nulSkipped: Int64 = 0
+
+    init(primary: String, path: String, fd: Int32, identity: FileIdentity, start: Int64, firstLine: Int64, marker: [UInt8], maxLine: Int) {
+        self.primary = primary
+        self.path = path
+        self.fd = fd
+        self.identity = identity
+        self.marker = marker
+        base = identity.compressed ? 0 : start
+        var o = IngestOptions()
+        o.maxLineLength = maxLine
+        o.startOffset = start
+        o.firstLineNumber = firstLine
+        framer = LineFramer(options: o)
+        if !identity.compressed { _ = lseek(fd, off_t(start), SEEK_SET) } else { _ = lseek(fd, 0, SEEK_SET) }
+        reader = ChunkReader(fd: fd, path: path, closeOnDeinit: false)
+        tail = MarkerTail(marker)
+        lastChange = wallClockNanoseconds()
+        sink = TrackedSink(scan: nil, raw: nil, journal: nil, correlations: nil, path: path, marker: marker)
+        if identity.compressed && start > 0 {
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256 << 10)
+            _ = reader.skip(start, scratch: scratch, capacity: 256 << 10)
+            scratch.deallocate()
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Raw bytes of the file consumed so far (decoded bytes for gzip).
+    var position: Int64 { identity.compressed ? reader.decodedOffset : base + reader.rawOffset }
+
+    /// The file was truncated: read it again from 0 with a fresh identity.
+    func restart() {
+        _ = lseek(fd, 0, SEEK_SET)
+        base = 0
+        reader = ChunkReader(fd: fd, path: path, closeOnDeinit: false)
+        framer.reset(startOffset: 0, firstLineNumber: 1)
+        tail = MarkerTail()
+        if case .success(let id) = FileProbe.identity(fd: fd, path: path) { identity = id }
+    }
+
+    /// A fingerprint taken while the file was shorter than 1 KiB grows with it.
+    func refreshPrefix() {
+        guard identity.prefix.count < FileIdentity.prefixLength,
+            case .success(let id) = FileProbe.identity(fd: fd, path: path), id.extends(identity.prefix)
+        else { return }
+        identity.prefix = id.prefix
+    }
+
+    func checkpoint(now: Int64) -> Checkpoint {
+        let cut = framer.isInsideCutLine
+        let offset = cut ? framer.consumedOffset : framer.resumeOffset
+        var marker = sink.marker.bytes
+        if !identity.compressed, let m = FileProbe.plainMarker(fd: fd, before: offset) { marker = m }
+        refreshPrefix()
+        let prefix = identity.prefix
+        var c = Checkpoint(
+            primary: primary, path: path, device: identity.device, inode: identity.inode, prefix: prefix, offset: offset,
+            line: framer.nextLineNumber - 1, marker: marker, compressed: identity.compressed, done: false,
+            active: rotatedSince == nil, seenAt: now)
+        c.insideCutLine = cut
+        return c
+    }
+}
