@@ -412,6 +412,8 @@ package enum IncrementalRunner {
             located.line = framer.nextLineNumber - 1
             problems.append(located.diagnostic)
         }
+        // the `#` header of a Zeek TSV file goes with its carried lines (they cannot be decoded without it)
+        if item.start == 0 { journal?.setHeader(sink.header, for: item.path) }
         if let s = sink.scan {
             stats.events = s.events
             stats.malformed = s.malformed

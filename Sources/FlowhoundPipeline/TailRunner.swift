@@ -472,6 +472,7 @@ package final class TailRunner {
             next.runStarts[p] = now - 1_000_000_000
         }
         if let journal, let s = stack {
+            for f in followers where !f.sink.header.isEmpty { journal.setHeader(f.sink.header, for: f.path) }
             let newest = journal.entries.last?.time ?? Int64.min
             next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
         }
