@@ -270,6 +270,21 @@ struct TailTests {
         #expect(t.lines == expected)
     }
 
+    @Test("SIGTERM commits: a restart continues exactly where the last run stopped")
+    func cleanRestart() throws {
+        let s = try Scratch()
+        try s.write("f", Scratch.lines("a", 1...3))
+        let t = try TailProcess(tailArgs(s, ["f"]))
+        #expect(t.waitForCount(3))
+        #expect(t.stop() == 0)
+        try s.append("f", Scratch.lines("a", 4...5))
+        let t2 = try TailProcess(tailArgs(s, ["f"]))
+        #expect(t2.waitForCount(2))
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(t2.stop() == 0)
+        #expect(t.lines + t2.lines == Self.seq("a", 1...5))
+    }
+
     @Test("new files that match a glob are followed from their start; --from end skips what existed")
     func globAndFrom() throws {
         let s = try Scratch()
