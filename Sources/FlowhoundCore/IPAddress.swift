@@ -35,30 +35,40 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         return s.withUTF8 { b in b.baseAddress.flatMap { parse($0, b.count) } }
     }
 
+    /// Dotted quad: four decimal octets of one to three digits (leading zeros allowed), each at most 255.
+    /// One pass, octet by octet: the only data-dependent branches are the digit counts.
     @inlinable
     package static func parseIPv4(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32? {
         if n < 7 || n > 15 { return nil }
         var ip: UInt32 = 0
-        var oct: UInt32 = 0
-        var digits = 0
-        var dots = 0
-        for i in 0..<n {
-            let c = p[i]
-            if c == 46 {
-                if digits == 0 || oct > 255 { return nil }
-                ip = ip << 8 | oct
-                oct = 0
-                digits = 0
-                dots += 1
-                if dots > 3 { return nil }
-            } else {
-                let d = c &- 48
-                if d > 9 || digits == 3 { return nil }
-                oct = oct &* 10 &+ UInt32(d)
-                digits += 1
+        var i = 0
+        for part in 0..<4 {
+            if i >= n { return nil }
+            var v = UInt32(p[i] &- 48)
+            if v > 9 { return nil }
+            i &+= 1
+            if i < n {
+                let d1 = UInt32(p[i] &- 48)
+                if d1 <= 9 {
+                    v = v &* 10 &+ d1
+                    i &+= 1
+                    if i < n {
+                        let d2 = UInt32(p[i] &- 48)
+                        if d2 <= 9 {
+                            v = v &* 10 &+ d2
+                            i &+= 1
+                            if v > 255 { return nil }
+                        }
+                    }
+                }
+            }
+            ip = ip << 8 | v
+            if part < 3 {
+                if i >= n || p[i] != 46 { return nil }
+                i &+= 1
             }
         }
-        return dots == 3 && digits > 0 && oct <= 255 ? ip << 8 | oct : nil
+        return i == n ? ip : nil
     }
 
     @inlinable

@@ -1,3 +1,4 @@
+import CByteScan
 import FlowhoundCore
 
 /// Decodes Zeek's ASCII (TSV) logs, header blocks included.
@@ -51,6 +52,10 @@ package final class ZeekTSVDecoder: LineDecoder {
     // Sparse decoding (`decodeOnly`): the slots to fill, and what the last call left in which record.
     private var wanted: UnsafeMutablePointer<Int32>
     private var wantedCount = -1  // -1: every slot
+    /// Indices into `wanted` that the C extractor left for the general path (room for every wanted slot).
+    private var slow: UnsafeMutablePointer<Int32>
+    /// The timestamp slot is among the wanted ones.
+    private var tsWanted = false
     /// Sparse: separator positions needed to reach every wanted slot and the timestamp (the rest is counted).
     private var needSeparators = Int.max
     /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
@@ -60,12 +65,13 @@ package final class ZeekTSVDecoder: LineDecoder {
     package init(fileName: String, maxLineLength: Int) {
         self.fileName = fileName
         self.maxLineLength = max(maxLineLength, 16)
-        ends = .allocate(capacity: self.maxLineLength + 8)
+        ends = .allocate(capacity: self.maxLineLength + 16)
         scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
         markers = .allocate(capacity: 96)
         kindsCapacity = 64
         kinds = .allocate(capacity: kindsCapacity)
         wanted = .allocate(capacity: 1)
+        slow = .allocate(capacity: 1)
         let lt = zeekLogType(fileName: fileName)
         schema = ZeekCatalog.schema(format: .zeekTSV, logType: lt, fields: [])
         storeMarkers()
@@ -77,6 +83,7 @@ package final class ZeekTSVDecoder: LineDecoder {
         markers.deallocate()
         kinds.deallocate()
         wanted.deallocate()
+        slow.deallocate()
     }
 
     /// Restricts decoding to `slots` of the current schema (nil: every slot, the default).
@@ -94,8 +101,11 @@ package final class ZeekTSVDecoder: LineDecoder {
         wanted.deallocate()
         lastWasSparse = false  // slots of an earlier restriction may still hold values: clear once
         wanted = .allocate(capacity: max(valid.count, 1))
+        slow.deallocate()
+        slow = .allocate(capacity: max(valid.count, 1))
         for (i, v) in valid.enumerated() { wanted[i] = Int32(v) }
         wantedCount = valid.count
+        tsWanted = tsSlot >= 0 && valid.contains(tsSlot)
         needSeparators = max(valid.last ?? 0, tsSlot) + 1
     }
 
@@ -181,9 +191,17 @@ package final class ZeekTSVDecoder: LineDecoder {
         var nt = 0
         var sawBackslash = true
         if sepLen == 1 {
-            let split = Self.splitWords(line, n, markers[0], ends, need: sparse ? needSeparators : .max)
-            nt = split.fields
-            sawBackslash = split.backslash
+            var slash: Int32 = 0
+            let need = sparse ? needSeparators : .max
+            let fields = flowhound_split_fields(line, Int64(n), markers[0], ends, Int64(need), &slash)
+            if fields >= 0 {
+                nt = Int(fields)
+                sawBackslash = slash != 0
+            } else {
+                let split = Self.splitWords(line, n, markers[0], ends, need: need)
+                nt = split.fields
+                sawBackslash = split.backslash
+            }
         } else {
             var pos = 0
             while pos <= n - sepLen, let f = Bytes.find(line + pos, n - pos, markers, sepLen) {
@@ -205,24 +223,17 @@ package final class ZeekTSVDecoder: LineDecoder {
             backslash = n
         }
         if sparse {
-            var tsDone = tsSlot < 0
-            for w in 0..<wantedCount {
-                let k = Int(wanted[w])
-                if k == tsSlot { tsDone = true }
-                let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
-                let end = Int(ends[k])
-                let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
-                let len = end - start
-                let b = line + start
-                if kinds[k] == Self.kindOther && !escaped && len != unsetLen && len != emptyLen {
-                    // plain scalar (cannot be the unset / empty marker): store the view field by field
-                    values[k].base = b
-                    values[k].count = len
-                    values[k].listSeparator = 0
-                } else {
-                    values[k] = value(b, len, kinds[k], escaped: escaped, &scratchPos)
+            if Self.cLayout {
+                let nslow = values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) { v in
+                    flowhound_extract_fields(
+                        line, ends, wanted, Int64(wantedCount), Int64(sepLen), kinds, Int64(backslash), markers + 64,
+                        Int64(unsetLen), markers + 32, Int64(emptyLen), v, slow)
                 }
+                for i in 0..<Int(nslow) { general(Int(wanted[Int(slow[i])]), line, backslash, values, &scratchPos) }
+            } else {
+                for w in 0..<wantedCount { general(Int(wanted[w]), line, backslash, values, &scratchPos) }
             }
+            let tsDone = tsSlot < 0 || tsWanted
             if !tsDone {
                 let k = tsSlot
                 let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
@@ -242,6 +253,26 @@ package final class ZeekTSVDecoder: LineDecoder {
         }
         if tsSlot >= 0 { return timestamp(values[tsSlot], &record) }
         return .event
+    }
+
+    /// Whether `FieldValue` has the layout of the C `flowhound_field` (then the C extractor writes it directly).
+    static let cLayout =
+        MemoryLayout<FieldValue>.stride == MemoryLayout<flowhound_field>.stride
+        && MemoryLayout<FieldValue>.offset(of: \FieldValue.base) == MemoryLayout<flowhound_field>.offset(of: \.base)
+        && MemoryLayout<FieldValue>.offset(of: \FieldValue.count) == MemoryLayout<flowhound_field>.offset(of: \.count)
+        && MemoryLayout<FieldValue>.offset(of: \FieldValue.listSeparator)
+            == MemoryLayout<flowhound_field>.offset(of: \.list_separator)
+
+    /// Decodes field `k` with every rule (markers, lists, bools, `\xNN`) into `values[k]`.
+    @inline(__always)
+    private func general(
+        _ k: Int, _ line: UnsafePointer<UInt8>, _ backslash: Int, _ values: UnsafeMutablePointer<FieldValue>,
+        _ scratchPos: inout Int
+    ) {
+        let start = k == 0 ? 0 : Int(ends[k &- 1]) &+ sepLen
+        let end = Int(ends[k])
+        let escaped = end > backslash && memchr(line + start, 92, end &- start) != nil
+        values[k] = value(line + start, end &- start, kinds[k], escaped: escaped, &scratchPos)
     }
 
     /// Records the index of every `sep` byte of `p[0..<n]` in `e` (`e[k]` = end of field k, `e[nt] = n`) and

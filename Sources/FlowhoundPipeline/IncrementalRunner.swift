@@ -109,7 +109,7 @@ package enum IncrementalRunner {
         if inc.emitRaw {
             do { raw = try RawLineOutput(path: options.outputPath) } catch { return fail(error) }
         } else {
-            let output: AlertWriterOutput
+            let output: any FindingOutput
             switch AlertWriterOutput.make(options) {
             case .success(let o): output = o
             case .failure(let d): return fail(d)

@@ -156,8 +156,10 @@ final class MergeWorker: @unchecked Sendable {
         permits.acquire()
         var sink = KeyingSink(worker: self, batch: feed.emptyBatch(), lastKey: firstKey)
         let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
-        sink.finish()
+        let last = sink.finish()
+        // never wait for room while holding a permit: another input's worker may need it for the merge to go on
         permits.release()
+        if let last { feed.push(last) }
         feed.finish(summary: summary, error: error)
     }
 
@@ -241,9 +243,10 @@ struct KeyingSink: LineSink {
         json?.decodeOnly(slots: [])
     }
 
-    mutating func finish() {
-        if !batch.isEmpty { worker.feed.push(batch) }
+    /// Frees the decoding state; returns the last, partly filled batch (nil when empty) for the worker to queue.
+    mutating func finish() -> LineBatch? {
         record.deallocate()
+        return batch.isEmpty ? nil : batch
     }
 
     @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {

@@ -136,7 +136,7 @@ package final class TailRunner {
 
     /// A detection stack over a fresh output, or nil (errors printed) when the rules or site have errors.
     private func makeStack() -> DetectionStack? {
-        let output: AlertWriterOutput
+        let output: any FindingOutput
         switch AlertWriterOutput.make(scanOptions) {
         case .success(let o): output = o
         case .failure(let d):

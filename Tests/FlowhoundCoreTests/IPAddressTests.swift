@@ -66,3 +66,43 @@ import Testing
         }
     }
 }
+
+/// `parseIPv4` against a plain reference (split on dots, one to three digits, each ≤ 255) on random strings.
+@Suite struct IPv4ParserDifferentialTests {
+    private func reference(_ s: [UInt8]) -> UInt32? {
+        let parts = s.split(separator: 46, omittingEmptySubsequences: false)
+        guard s.count >= 7, s.count <= 15, parts.count == 4 else { return nil }
+        var ip: UInt32 = 0
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            let v = part.reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 48) }
+            guard v <= 255 else { return nil }
+            ip = ip << 8 | v
+        }
+        return ip
+    }
+
+    @Test func randomStringsAgreeWithReference() {
+        var state: UInt64 = 0x1234_5678
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let alphabet = Array("0123456789..25:a".utf8)
+        var checked = 0
+        for _ in 0..<200_000 {
+            let n = Int(next() % 18)
+            var s = (0..<n).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+            if next() % 3 == 0 {  // plausible addresses too, so the accepting paths are exercised
+                s = Array((0..<4).map { _ in String(next() % 300) }.joined(separator: ".").utf8)
+            }
+            let got = s.withUnsafeBufferPointer { b in b.baseAddress.flatMap { IPAddress.parseIPv4($0, b.count) } }
+            #expect(got == (s.isEmpty ? nil : reference(s)), "\(String(decoding: s, as: UTF8.self))")
+            checked += 1
+        }
+        #expect(checked == 200_000)
+    }
+}

@@ -25,7 +25,9 @@ import FlowhoundPipeline
         return s
     }
 
-    func merge(_ files: [(String, String)], jobs: Int, maxOpen: Int = 32, batchLines: Int = 2) throws -> (Log, EventMerge.Stats) {
+    func merge(_ files: [(String, String)], jobs: Int, maxOpen: Int = 32, batchLines: Int = 2, depth: Int = 1) throws
+        -> (Log, EventMerge.Stats)
+    {
         let dir = try Repo.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var inputs: [InputSpec] = []
@@ -38,7 +40,7 @@ import FlowhoundPipeline
         options.jobs = jobs
         options.maxOpenInputs = maxOpen
         options.batchLines = batchLines
-        options.queueDepth = 1
+        options.queueDepth = depth
         let log = Log()
         let stats = EventMerge.run(
             planned, options: options, forcedFormat: nil, ingestOptions: { _ in IngestOptions() },
@@ -88,6 +90,18 @@ import FlowhoundPipeline
         let order = log.lines.filter { !$0.2.hasPrefix("#") }.map { Double($0.2.prefix { $0 != "\t" })! }
         #expect(order == [0, 1_000, 2_000, 10, 20])
         #expect(stats.delayedAdmissions == 1 && stats.lateLines == 2 && stats.openHighWater == 1, "\(stats)")
+    }
+
+    /// Many overlapping inputs, one-line batches, one batch of room per input and fewer workers than inputs:
+    /// every worker ends (none waits for room while holding a decode permit) and the order is the time order.
+    @Test(.timeLimit(.minutes(1))) func fewWorkersAndFullQueuesDoNotBlockTheMerge() throws {
+        let files = (0..<8).map { k in ("f\(k).log", Self.zeek((0..<40).map { Double($0 * 8 + k) })) }
+        for jobs in [1, 2] {
+            let (log, stats) = try merge(files, jobs: jobs, batchLines: 1, depth: 1)
+            let times = log.lines.filter { !$0.2.hasPrefix("#") }.map { Double($0.2.prefix { $0 != "\t" })! }
+            #expect(times == (0..<320).map(Double.init), "jobs \(jobs)")
+            #expect(log.closed.count == 8 && stats.openHighWater == 8 && stats.lateLines == 0)
+        }
     }
 
     /// A line longer than a batch gets a batch of its own; bytes after each delivered line are readable.

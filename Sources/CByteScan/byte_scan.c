@@ -1,0 +1,176 @@
+#include "byte_scan.h"
+
+#include <string.h>
+
+int64_t flowhound_extract_fields(const uint8_t *line, const int32_t *ends, const int32_t *wanted,
+                                 int64_t wanted_count, int64_t sep_len, const uint8_t *kinds, int64_t plain_before,
+                                 const uint8_t *unset, int64_t unset_len, const uint8_t *empty, int64_t empty_len,
+                                 flowhound_field *values, int32_t *slow) {
+    int64_t nslow = 0;
+    const uint8_t u0 = unset[0], e0 = empty[0];
+    for (int64_t w = 0; w < wanted_count; w++) {
+        int32_t k = wanted[w];
+        int64_t start = k == 0 ? 0 : (int64_t)ends[k - 1] + sep_len;
+        int64_t end = ends[k];
+        int64_t len = end - start;
+        const uint8_t *b = line + start;
+        int marker = (len == unset_len && b[0] == u0 && memcmp(b, unset, (size_t)unset_len) == 0) ||
+                     (len == empty_len && b[0] == e0 && memcmp(b, empty, (size_t)empty_len) == 0);
+        if (kinds[k] == 0 && end <= plain_before && !marker) {
+            values[k].base = b;
+            values[k].count = len;
+            values[k].list_separator = 0;
+        } else {
+            slow[nslow++] = (int32_t)w;
+        }
+    }
+    return nslow;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define FH_TARGET __attribute__((target("sse4.2,popcnt,bmi")))
+
+// Stores the positions of the set bits of m (a 16-bit mask of block `base`) at ends[nt...]; returns their count.
+// The first four stores are unconditional (a cleared mask stores base + 16, overwritten later or past the
+// fields), so typical blocks with at most four separators take no data-dependent branch.
+FH_TARGET static inline int64_t fh_store_bits(uint32_t m, int32_t base, int32_t *ends, int64_t nt) {
+    int64_t c = _mm_popcnt_u32(m);
+    uint32_t x = m | 0x10000u;
+    ends[nt] = base + (int32_t)_tzcnt_u32(x);
+    x &= x - 1;
+    ends[nt + 1] = base + (int32_t)_tzcnt_u32(x);
+    x &= x - 1;
+    ends[nt + 2] = base + (int32_t)_tzcnt_u32(x);
+    x &= x - 1;
+    ends[nt + 3] = base + (int32_t)_tzcnt_u32(x);
+    if (c > 4) {
+        x &= x - 1;
+        int64_t j = nt + 4;
+        while ((x & 0xFFFFu) != 0) {
+            ends[j++] = base + (int32_t)_tzcnt_u32(x);
+            x &= x - 1;
+        }
+    }
+    return c;
+}
+
+FH_TARGET static int64_t fh_split_sse(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
+                                      int32_t *backslash) {
+    const __m128i vs = _mm_set1_epi8((char)sep);
+    const __m128i vb = _mm_set1_epi8('\\');
+    uint32_t slash = 0;
+    int64_t nt = 0;
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + k));
+        uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vs));
+        slash |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb));
+        if (nt < need) {
+            nt += fh_store_bits(m, (int32_t)k, ends, nt);
+        } else {
+            nt += _mm_popcnt_u32(m);
+        }
+    }
+    if (k < n) {
+        if (n >= 16) {
+            // The last 16 bytes, overlapping the block before; drop the bits of bytes already scanned.
+            int64_t start = n - 16;
+            unsigned shift = (unsigned)(k - start);
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + start));
+            uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vs)) >> shift;
+            slash |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb)) >> shift;
+            nt += fh_store_bits(m, (int32_t)k, ends, nt);
+        } else {
+            for (; k < n; k++) {
+                uint8_t c = p[k];
+                ends[nt] = (int32_t)k;
+                nt += c == sep;
+                slash |= c == '\\';
+            }
+        }
+    }
+    ends[nt] = (int32_t)n;
+    *backslash = slash != 0;
+    return nt;
+}
+
+#define FH_TARGET_AVX2 __attribute__((target("avx2,popcnt,bmi")))
+
+// As fh_store_bits for a 32-bit mask: eight unconditional stores (a cleared mask stores base + 32).
+FH_TARGET_AVX2 static inline int64_t fh_store_bits32(uint32_t m, int32_t base, int32_t *ends, int64_t nt) {
+    int64_t c = _mm_popcnt_u32(m);
+    uint64_t x = (uint64_t)m | (1ull << 32);
+    for (int i = 0; i < 8; i++) {
+        ends[nt + i] = base + (int32_t)_tzcnt_u64(x);
+        x &= x - 1;
+    }
+    if (c > 8) {
+        int64_t j = nt + 8;
+        while ((x & 0xFFFFFFFFull) != 0) {
+            ends[j++] = base + (int32_t)_tzcnt_u64(x);
+            x &= x - 1;
+        }
+    }
+    return c;
+}
+
+FH_TARGET_AVX2 static int64_t fh_split_avx2(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
+                                            int32_t *backslash) {
+    if (n < 32) return fh_split_sse(p, n, sep, ends, need, backslash);
+    const __m256i vs = _mm256_set1_epi8((char)sep);
+    const __m256i vb = _mm256_set1_epi8('\\');
+    uint32_t slash = 0;
+    int64_t nt = 0;
+    int64_t k = 0;
+    for (; k + 32 <= n; k += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p + k));
+        uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vs));
+        slash |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vb));
+        if (nt < need) {
+            nt += fh_store_bits32(m, (int32_t)k, ends, nt);
+        } else {
+            nt += _mm_popcnt_u32(m);
+        }
+    }
+    if (k < n) {
+        // The last 32 bytes, overlapping the block before; drop the bits of bytes already scanned.
+        int64_t start = n - 32;
+        unsigned shift = (unsigned)(k - start);
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p + start));
+        uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vs)) >> shift;
+        slash |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vb)) >> shift;
+        nt += fh_store_bits32(m, (int32_t)k, ends, nt);
+    }
+    ends[nt] = (int32_t)n;
+    *backslash = slash != 0;
+    return nt;
+}
+
+// 0: no vector path, 1: SSE4.2, 2: AVX2; -1: not yet checked.
+static int fh_vector_ok = -1;
+
+int64_t flowhound_split_fields(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
+                               int32_t *backslash) {
+    int ok = __atomic_load_n(&fh_vector_ok, __ATOMIC_RELAXED);
+    if (ok < 0) {
+        __builtin_cpu_init();
+        ok = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+        if (ok && __builtin_cpu_supports("avx2")) ok = 2;
+        __atomic_store_n(&fh_vector_ok, ok, __ATOMIC_RELAXED);
+    }
+    if (ok == 2) return fh_split_avx2(p, n, sep, ends, need, backslash);
+    if (ok == 1) return fh_split_sse(p, n, sep, ends, need, backslash);
+    return -1;
+}
+
+#else
+
+int64_t flowhound_split_fields(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
+                               int32_t *backslash) {
+    (void)p; (void)n; (void)sep; (void)ends; (void)need; (void)backslash;
+    return -1;
+}
+
+#endif
