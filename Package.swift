@@ -22,11 +22,12 @@ let package = Package(
         .target(
             name: "FlowhoundPipeline",
             dependencies: ["FlowhoundCore", "FlowhoundIngest", "FlowhoundParse", "FlowhoundRules", "FlowhoundDetect",
-                           "FlowhoundSinks", "FlowhoundState"],
+                           "FlowhoundSinks", "FlowhoundState", "FlowhoundReport"],
             swiftSettings: settings),
         .target(name: "FlowhoundCore", swiftSettings: settings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FlowhoundIngest", dependencies: ["FlowhoundCore", "CZlib"], swiftSettings: settings),
         // Vectorised byte scans for the decoders' hot loops (SSE4.2 when the CPU has it; callers keep a portable path).
         .target(name: "CByteScan"),
@@ -36,22 +37,24 @@ let package = Package(
             dependencies: ["FlowhoundCore", "CPCRE2", .product(name: "Yams", package: "Yams")],
             swiftSettings: settings),
         .target(name: "FlowhoundDetect", dependencies: ["FlowhoundCore", "FlowhoundRules"], swiftSettings: settings),
-        .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore"], swiftSettings: settings),
+        .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore", "CCurl"], swiftSettings: settings),
+        .target(name: "FlowhoundReport", dependencies: ["FlowhoundCore", "FlowhoundSinks"], swiftSettings: settings),
         .target(
             name: "FlowhoundState",
             dependencies: ["FlowhoundCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: settings),
-        .target(name: "FlowhoundTestSupport", swiftSettings: settings),
+        .target(name: "FlowhoundTestSupport", exclude: ["Helpers"], swiftSettings: settings),
         .testTarget(name: "FlowhoundCoreTests", dependencies: ["FlowhoundCore"], swiftSettings: settings),
         .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
         .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse", "CByteScan", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
         .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect", "FlowhoundParse", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundStateTests", dependencies: ["FlowhoundState"], swiftSettings: settings),
-        .testTarget(name: "FlowhoundSinksTests", dependencies: ["FlowhoundSinks"], swiftSettings: settings),
+        .testTarget(
+            name: "FlowhoundSinksTests", dependencies: ["FlowhoundSinks", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(
             name: "FlowhoundPipelineTests",
-            dependencies: ["FlowhoundPipeline"],
+            dependencies: ["FlowhoundPipeline", "FlowhoundTestSupport"],
             swiftSettings: settings),
     ]
 )

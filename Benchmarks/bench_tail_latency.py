@@ -44,6 +44,7 @@ def main():
     ap.add_argument('--rate', type=float, default=50)
     ap.add_argument('--rotate-every', type=float, default=0)
     ap.add_argument('--poll', action='store_true')
+    ap.add_argument('--poll-interval', type=int, default=250, help='ms, with --poll')
     ap.add_argument('--goal-ms', type=float, default=250)
     args = ap.parse_args()
 
@@ -54,7 +55,7 @@ def main():
     log = os.path.join(d, 'auth.log')
     open(log, 'w').close()
     cmd = [os.path.abspath(args.flowhound), 'tail', '--rules', os.path.join(d, 'rules'), '--alert-format', 'json',
-           '--from', 'beginning', '--merge-window', '0', log] + (['--poll'] if args.poll else [])
+           '--from', 'beginning', '--merge-window', '0', log] + (['--poll', '--poll-interval', str(args.poll_interval)] if args.poll else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
     time.sleep(1.0)
     lat = []
@@ -103,7 +104,7 @@ def main():
 
     def q(x):
         return lat[min(len(lat) - 1, int(x * len(lat)))]
-    mode = 'poll 250 ms' if args.poll else 'inotify'
+    mode = f'poll {args.poll_interval} ms' if args.poll else 'inotify'
     rot = f', rotation every {args.rotate_every:g} s' if args.rotate_every else ''
     print(f'tail append->alert ({mode}{rot}, {args.rate:g} lines/s): got {len(lat)}/{args.n}  '
           f'p50={q(.5):.2f} ms  p99={q(.99):.2f} ms  max={lat[-1]:.2f} ms')

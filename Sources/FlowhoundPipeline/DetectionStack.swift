@@ -45,15 +45,13 @@ final class AlertWriterOutput: FindingOutput {
 
     var failure: Diagnostic? { writer.error }
 
-    static func make(_ options: ScanOptions) -> Result<AlertWriterOutput, Diagnostic> {
-        if let path = options.outputPath {
-            do {
-                return .success(AlertWriterOutput(try AlertWriter(path: path, format: options.alertFormat), path: path))
-            } catch {
-                return .failure(error)
-            }
+    /// The run's alert outputs (`AlertOutputs`: stdout, file, syslog, webhook, store), behind `FindingOutput`.
+    static func make(_ options: ScanOptions) -> Result<any FindingOutput, Diagnostic> {
+        do {
+            return .success(SinkSetOutput(try AlertOutputs.open(options, installHangup: false)))
+        } catch {
+            return .failure(error)
         }
-        return .success(AlertWriterOutput(AlertWriter(stdoutFormat: options.alertFormat, colour: options.colour), path: nil))
     }
 }
 

@@ -44,7 +44,7 @@ struct Planner {
             case .success(let id): candidates.append(Candidate(path: path, identity: id))
             case .failure(let e):
                 // a generation can vanish while we look (logrotate removing X.1 after compressing it)
-                if path == primary || e.code != .cannotOpen || errno != ENOENT { problems.append(e.diagnostic) }
+                if path == primary || access(path, F_OK) == 0 { problems.append(e.diagnostic) }
             }
         }
         // the same inode twice (a symlink and its target, hard links): keep the first

@@ -109,7 +109,7 @@ package enum IncrementalRunner {
         if inc.emitRaw {
             do { raw = try RawLineOutput(path: options.outputPath) } catch { return fail(error) }
         } else {
-            let output: AlertWriterOutput
+            let output: any FindingOutput
             switch AlertWriterOutput.make(options) {
             case .success(let o): output = o
             case .failure(let d): return fail(d)
@@ -147,7 +147,10 @@ package enum IncrementalRunner {
             }
             var checkpoints = plan.carriedForward
             for item in items {
-                let (ck, stats, errors) = read(item, stack: stack, raw: raw, journal: journal, inc: inc, now: runStart)
+                var superseded: Checkpoint?
+                let (ck, stats, errors) = read(
+                    item, stack: stack, raw: raw, journal: journal, inc: inc, now: runStart, superseded: &superseded)
+                if let superseded { checkpoints.append(superseded) }
                 for e in errors {
                     if e.kind == .error { report.errors.append(e) } else { report.warnings.append(e) }
                     diagnostics(e.description + "\n")
@@ -283,10 +286,11 @@ package enum IncrementalRunner {
         if alreadyWritten { stack.correlations.markOpenFindingsReported() }
     }
 
-    /// Reads one planned file from its start offset to its end.
+    /// Reads one planned file from its start offset to its end. When the saved position turned out not to fit,
+    /// `superseded` is the old position, to be kept next to the returned one.
     static func read(
         _ item: ReadItem, stack: DetectionStack?, raw: RawLineOutput?, journal: CarryJournal?, inc: IncrementalOptions,
-        now: Int64
+        now: Int64, superseded: inout Checkpoint?
     ) -> (Checkpoint?, InputStats, [Diagnostic]) {
         var stats = InputStats(path: item.path)
         var problems: [Diagnostic] = []
@@ -343,10 +347,22 @@ package enum IncrementalRunner {
                         .warning, code: "offset_mismatch",
                         "the saved position \(item.start) no longer fits this file (truncated or rewritten); reading it from the start",
                         at: FileLocation(path: item.path)))
+                // The saved identity is not this content any more (often copytruncate racing this run: the copy
+                // that now holds its rest appears next to the file). It stays saved, so that the copy can
+                // continue it in a later run; the file's new content is a new identity read from 0.
+                var kept = Checkpoint(
+                    primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                    prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                    compressed: item.identity.compressed, done: false, active: false, seenAt: now)
+                kept.insideCutLine = item.insideCutLine
+                var fresh = item.identity
+                if case .success(let id) = FileProbe.identity(fd: fd, path: item.path) { fresh = id }
                 let again = read(
                     ReadItem(
-                        primary: item.primary, path: item.path, identity: item.identity, start: 0, firstLine: 1, marker: [],
-                        discard: item.discard), stack: stack, raw: raw, journal: journal, inc: inc, now: now)
+                        primary: item.primary, path: item.path, identity: fresh, start: 0, firstLine: 1, marker: [],
+                        discard: item.discard), stack: stack, raw: raw, journal: journal, inc: inc, now: now,
+                    superseded: &superseded)
+                superseded = kept
                 return (again.0, again.1, problems + again.2)
             }
             if item.identity.compressed == false { _ = lseek(fd, off_t(item.start), SEEK_SET) }
@@ -412,6 +428,8 @@ package enum IncrementalRunner {
             located.line = framer.nextLineNumber - 1
             problems.append(located.diagnostic)
         }
+        // the `#` header of a Zeek TSV file goes with its carried lines (they cannot be decoded without it)
+        if item.start == 0 { journal?.setHeader(sink.header, for: item.path) }
         if let s = sink.scan {
             stats.events = s.events
             stats.malformed = s.malformed

@@ -45,6 +45,10 @@ package struct ScanOptions: Sendable {
     package var merge = EventMerge.Options()
     /// Malformed-line samples printed per input, at most.
     package var malformedSamples = 3
+    /// Alert outputs and suppression (`AlertOutputs`).
+    package var alerts = AlertOutputOptions()
+    /// Draw a progress bar on standard error (only when it is a terminal).
+    package var progress = false
 
     package init(paths: [String]) { self.paths = paths }
 }
@@ -66,6 +70,8 @@ package struct ScanReport: Sendable {
     package var merge = EventMerge.Stats()
     /// Matches suppressed by the site's allow entries: (entry location, reason, count).
     package var allowed: [(String, String, Int)] = []
+    /// What the alert outputs did (written, dropped, failed, merged by suppression).
+    package var delivery = AlertSinkSet.Summary()
 
     /// 0 nothing found at or above the fail level, 1 findings, 2 errors (2 wins).
     package var exitStatus: Int32 { !errors.isEmpty ? 2 : (findingsAtFailLevel > 0 ? 1 : 0) }

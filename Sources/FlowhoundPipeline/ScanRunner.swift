@@ -60,18 +60,14 @@ package enum ScanRunner {
             if let loadedSite { site = loadedSite }
         }
 
-        // 2. output
-        let writer: AlertWriter
-        if let path = options.outputPath {
-            do {
-                writer = try AlertWriter(path: path, format: options.alertFormat)
-            } catch {
-                report.errors.append(error)
-                emit([error], to: diagnostics)
-                return report
-            }
-        } else {
-            writer = AlertWriter(stdoutFormat: options.alertFormat, colour: options.colour)
+        // 2. output: every finding goes to `sinks` (bounded queue per output, suppression); see AlertOutputs
+        let sinks: AlertSinkSet
+        do {
+            sinks = try AlertOutputs.open(options)
+        } catch {
+            report.errors.append(error)
+            emit([error], to: diagnostics)
+            return report
         }
 
         // 3. inputs
@@ -89,9 +85,10 @@ package enum ScanRunner {
             rules: identities, minimumLevel: options.minimumLevel, policy: MergePolicy(intervalSeconds: options.mergeWindowSeconds, maxPending: options.maxOpenFindings),
             allow: site.allow
         ) { finding in
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         // correlation findings honour the site's allow entries too (counted with the detection engine's)
         var correlationAllowed = [Int](repeating: 0, count: site.allow.count)
@@ -102,18 +99,20 @@ package enum ScanRunner {
                 correlationAllowed[i] += 1
                 return
             }
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         var behaviourOptions = BehaviourEngine.Options()
         behaviourOptions.minimumLevel = options.minimumLevel
         behaviourOptions.learnFrom = options.learnFrom
         let behaviour = BehaviourEngine(rules: options.detectorsEnabled ? loaded.detectorRules : [], site: site, options: behaviourOptions) { finding in
             if options.learnOnly { return }
-            writer.write(finding)
-            written += 1
-            if finding.level >= failLevel { atFailLevel += 1 }
+            if sinks.submit(finding) {
+                written += 1
+                if finding.level >= failLevel { atFailLevel += 1 }
+            }
         }
         var store: StateStore?
         if let statePath = options.statePath {
@@ -166,8 +165,10 @@ package enum ScanRunner {
             }
             return context
         }
+        let progress = options.progress ? ProgressMeter(paths: inputs.map(\.path)) : nil
         func makeSink(_ input: InputSpec) -> ScanSink {
-            ScanSink(
+            progress?.begin(input.path)
+            return ScanSink(
                 input: input, options: options, compiler: compiler, engine: engine, correlations: correlations,
                 behaviour: behaviour, context: decoderContext(input), requestedFields: requested)
         }
@@ -178,6 +179,7 @@ package enum ScanRunner {
         }
         /// Bookkeeping once an input has been read to its end (either path below).
         func finishInput(_ input: InputSpec, _ sink: inout ScanSink, _ summary: IngestSummary, _ error: IngestError?) {
+            progress?.end(input.path)
             var stats = InputStats(path: input.path)
             sink.finish()
             if options.mergeAcrossInputs == false { engine.finish() }
@@ -239,7 +241,12 @@ package enum ScanRunner {
         engine.finish()
         correlations.finish()
         behaviour.finish()
-        writer.flush()
+        progress?.finish()
+        let delivery = sinks.close()
+        report.delivery = delivery
+        report.errors += delivery.errors
+        report.warnings += delivery.warnings
+        emit(delivery.errors + delivery.warnings, to: diagnostics)
         if let store {
             do {
                 try store.saveBaseline(behaviour.snapshot())
@@ -250,10 +257,6 @@ package enum ScanRunner {
             }
         }
         report.baseline = behaviour.snapshot()
-        if let e = writer.error {
-            report.errors.append(e)
-            emit([e], to: diagnostics)
-        }
         report.findingsWritten = written
         for (i, entry) in engine.allowList.enumerated() where engine.allowedCounts[i] + correlationAllowed[i] > 0 {
             report.allowed.append((entry.location.description, entry.reason, engine.allowedCounts[i] + correlationAllowed[i]))
@@ -275,6 +278,7 @@ package enum ScanRunner {
             "flowhound: \(r.inputs.count) input\(r.inputs.count == 1 ? "" : "s"), \(r.totalLines) lines, "
             + "\(r.inputs.reduce(0) { $0 + $1.events }) events, \(r.totalMalformed) malformed, "
             + "\(r.findingsWritten) finding\(r.findingsWritten == 1 ? "" : "s") (\(r.rulesLoaded) rules, \(r.detectorsLoaded) detectors)\n"
+        s += r.delivery.suppressionSummary
         if r.merge.lateLines > 0 {
             s += "flowhound: \(r.merge.lateLines) event\(r.merge.lateLines == 1 ? "" : "s") merged more than \(r.merge.toleranceSeconds) s behind the newest log time (still used)\n"
         }

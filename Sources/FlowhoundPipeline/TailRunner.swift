@@ -136,7 +136,7 @@ package final class TailRunner {
 
     /// A detection stack over a fresh output, or nil (errors printed) when the rules or site have errors.
     private func makeStack() -> DetectionStack? {
-        let output: AlertWriterOutput
+        let output: any FindingOutput
         switch AlertWriterOutput.make(scanOptions) {
         case .success(let o): output = o
         case .failure(let d):
@@ -219,7 +219,10 @@ package final class TailRunner {
     private func readOnce(_ item: ReadItem) {
         var inc = IncrementalOptions(statePath: "")
         inc.rotateGraceSeconds = Int64(options.rotateGraceSeconds)
-        let (ck, _, ds) = IncrementalRunner.read(item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds())
+        var superseded: Checkpoint?
+        let (ck, _, ds) = IncrementalRunner.read(
+            item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds(), superseded: &superseded)
+        if let superseded { retired.append(superseded) }
         for d in ds { report(d) }
         if let ck { retired.append(ck) }
         dirty = true
@@ -234,6 +237,10 @@ package final class TailRunner {
         var start = item.start
         var marker = item.marker
         if start > 0 && (identity.compressed || FileProbe.plainMarker(fd: fd, before: start) != item.marker) {
+            // truncated since it was planned (copytruncate racing the start): the rest is in the copy
+            readGap(
+                primary: item.primary, prefix: item.identity.prefix, from: item.start, marker: item.marker,
+                firstLine: item.firstLine, insideCutLine: item.insideCutLine, notInode: (identity.device, identity.inode))
             start = 0
             marker = []
         }
@@ -361,33 +368,47 @@ package final class TailRunner {
     /// copytruncate: read the rest of the old content from the rotated copy, then the file from 0.
     private func recoverTruncation(_ f: Follower) {
         let resume = f.framer.isInsideCutLine ? f.framer.consumedOffset : f.framer.resumeOffset
-        let marker = f.sink.marker.bytes
-        // newest first, uncompressed copies before compressed ones: while logrotate compresses `X.1`, the
-        // growing `X.1.gz` is incomplete and `X.1` holds everything
-        let siblings = RotatedGenerations.siblings(of: f.primary).reversed()
-        let ordered = siblings.filter { !$0.path.hasSuffix(".gz") } + siblings.filter { $0.path.hasSuffix(".gz") }
-        for cand in ordered {
-            guard case .success(let id) = FileProbe.identity(path: cand.path),
-                id.device != f.identity.device || id.inode != f.identity.inode, id.extends(f.identity.prefix)
-            else { continue }
-            var item = ReadItem(
-                primary: f.primary, path: cand.path, identity: id, start: resume, firstLine: f.framer.nextLineNumber,
-                marker: marker, discard: false)
-            item.requireMarker = true
-            item.insideCutLine = f.framer.isInsideCutLine
-            var inc = IncrementalOptions(statePath: "")
-            inc.rotateGraceSeconds = 0
-            let (ck, _, ds) = IncrementalRunner.read(
-                item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds())
-            guard let ck else { continue }
-            for d in ds where d.code != "offset_mismatch" { report(d) }
-            retired.append(ck)
-            break
-        }
+        readGap(
+            primary: f.primary, prefix: f.identity.prefix, from: resume, marker: f.sink.marker.bytes,
+            firstLine: f.framer.nextLineNumber, insideCutLine: f.framer.isInsideCutLine,
+            notInode: (f.identity.device, f.identity.inode))
         f.restart()
         f.sink = makeSink(for: f, startOffset: 0)
         pump(f)
         dirty = true
+    }
+
+    /// Reads the rest of an identity (`prefix`, position `from`, `marker` before it) from the rotated copy that
+    /// carries it (copytruncate): newest first, uncompressed copies before compressed ones (while logrotate
+    /// compresses `X.1`, the growing `X.1.gz` is incomplete and `X.1` holds everything). Returns whether one did.
+    @discardableResult
+    private func readGap(
+        primary: String, prefix: [UInt8], from: Int64, marker: [UInt8], firstLine: Int64, insideCutLine: Bool,
+        notInode: (UInt64, UInt64)
+    ) -> Bool {
+        let siblings = RotatedGenerations.siblings(of: primary).reversed()
+        let ordered = siblings.filter { !$0.path.hasSuffix(".gz") } + siblings.filter { $0.path.hasSuffix(".gz") }
+        for cand in ordered {
+            guard case .success(let id) = FileProbe.identity(path: cand.path),
+                id.device != notInode.0 || id.inode != notInode.1, id.extends(prefix)
+            else { continue }
+            var item = ReadItem(
+                primary: primary, path: cand.path, identity: id, start: from, firstLine: firstLine, marker: marker,
+                discard: false)
+            item.requireMarker = true
+            item.insideCutLine = insideCutLine
+            var inc = IncrementalOptions(statePath: "")
+            inc.rotateGraceSeconds = 0
+            var superseded: Checkpoint?
+            let (ck, _, ds) = IncrementalRunner.read(
+                item, stack: stack, raw: raw, journal: journal, inc: inc, now: wallClockNanoseconds(),
+                superseded: &superseded)
+            guard let ck else { continue }
+            for d in ds where d.code != "offset_mismatch" { report(d) }
+            retired.append(ck)
+            return true
+        }
+        return false
     }
 
     /// Reads everything available from one file.
@@ -471,7 +492,10 @@ package final class TailRunner {
             next.checkpoints += IncrementalRunner.bounded(cks.filter { $0.primary == p }, max: 64)
             next.runStarts[p] = now - 1_000_000_000
         }
+        // closed files' positions are bounded like the saved ones (64 per file, most recently seen kept)
+        retired = primaries.flatMap { p in IncrementalRunner.bounded(retired.filter { $0.primary == p }, max: 64) }
         if let journal, let s = stack {
+            for f in followers where !f.sink.header.isEmpty { journal.setHeader(f.sink.header, for: f.path) }
             let newest = journal.entries.last?.time ?? Int64.min
             next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
         }

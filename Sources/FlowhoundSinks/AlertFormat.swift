@@ -6,6 +6,8 @@ package enum AlertFormat: String, Sendable, CaseIterable {
     case json
     /// One line per finding plus indented evidence lines, for people at a terminal.
     case text
+    /// Comma-separated values with a header row (RFC 4180 quoting), one row per finding.
+    case csv
 }
 
 /// Pure renderers from `Finding` to bytes. Every string that came from a log is escaped.

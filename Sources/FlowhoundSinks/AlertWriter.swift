@@ -46,6 +46,9 @@ package final class AlertWriter {
         switch format {
         case .json: buffer.append(contentsOf: AlertFormatter.json(f))
         case .text: buffer.append(contentsOf: AlertFormatter.text(f, colour: colour))
+        case .csv:
+            if written == 0 { buffer.append(contentsOf: AlertFormatter.csvHeader) }
+            buffer.append(contentsOf: AlertFormatter.csv(f))
         }
         written += 1
         if buffer.count >= 64 << 10 { flush() }

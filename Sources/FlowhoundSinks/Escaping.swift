@@ -5,7 +5,8 @@ package enum Escaping {
     /// Appends `s` as a JSON string literal (quotes included) to `out`.
     ///
     /// Control characters (C0, DEL, C1), quotes and backslashes are escaped; U+2028/U+2029 too, so the output is
-    /// also safe to embed in JavaScript. Invalid UTF-8 was already replaced by U+FFFD when the String was made.
+    /// also safe to embed in JavaScript, and the bidirectional controls (U+200E/F, U+202A–E, U+2066–9), so a
+    /// line shown in a terminal or an editor cannot be visually reordered. Invalid UTF-8 was already replaced by U+FFFD when the String was made.
     package static func appendJSONString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
         for scalar in s.unicodeScalars {
@@ -16,7 +17,7 @@ package enum Escaping {
             case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
             case 0x0D: out.append(contentsOf: [0x5C, 0x72])
             case 0x09: out.append(contentsOf: [0x5C, 0x74])
-            case 0..<0x20, 0x7F..<0xA0, 0x2028, 0x2029:
+            case 0..<0x20, 0x7F..<0xA0, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
                 appendUnicodeEscape(v, to: &out)
             default:
                 out.append(contentsOf: Array(String(scalar).utf8))

@@ -69,6 +69,7 @@ package final class StateStore {
             }
         }
         registerIngestMigrations(&m)
+        AlertStore.registerMigrations(&m)
         return m
     }
 

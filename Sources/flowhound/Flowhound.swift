@@ -11,7 +11,10 @@ struct Flowhound: ParsableCommand {
             bad rules, bad usage); 2 wins over 1.
             """,
         version: FlowhoundVersion.string,
-        subcommands: [ScanCommand.self, TailCommand.self, RulesCommand.self, FieldsCommand.self, BaselineCommand.self])
+        subcommands: [
+            ScanCommand.self, TailCommand.self, RulesCommand.self, FieldsCommand.self, BaselineCommand.self,
+            AlertsCommand.self, ReportCommand.self,
+        ])
 
     /// ArgumentParser's usage errors exit 64; flowhound promises 2 for every error so scripts need one test.
     static func mainWithExitCodes() -> Never {

@@ -86,6 +86,7 @@ struct TailCommand: ParsableCommand {
         switch alertFormat {
         case .auto: o.alertFormat = toTerminal ? .text : .json
         case .json: o.alertFormat = .json
+        case .csv: o.alertFormat = .csv
         case .text: o.alertFormat = .text
         }
         o.colour = toTerminal && o.alertFormat == .text && ProcessEnvironment.current["NO_COLOR"] == nil

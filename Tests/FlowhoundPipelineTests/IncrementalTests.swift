@@ -362,6 +362,31 @@ struct IncrementalTests {
         #expect(again.lines.count == 1)
     }
 
+    @Test("a Zeek TSV log split over two runs gives the findings of one scan (its header is read again on resume)")
+    func zeekAcrossRuns() throws {
+        let s = try Scratch()
+        let text = try String(contentsOfFile: Repo.root + "/SampleLogs/zeek/conn.log", encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let cut = lines.count / 2
+        try (lines[..<cut].joined(separator: "\n") + "\n").write(toFile: s.path("conn.log"), atomically: false, encoding: .utf8)
+        let args = ["--rules", Repo.root + "/Rules/flowhound/zeek", "--merge-window", "0", "--alert-format", "json"]
+        func run() throws -> CommandResult {
+            try runFlowhound(["scan", "--incremental", "--state", s.path("state.db")] + args + [s.path("conn.log")])
+        }
+        let first = try run()
+        try s.append("conn.log", lines[cut...].joined(separator: "\n"))
+        let second = try run()
+        #expect(first.status != 2 && second.status != 2, "\(first.stderr)\(second.stderr)")
+        let whole = try runFlowhound(["scan"] + args + [Repo.root + "/SampleLogs/zeek/conn.log"])
+        func key(_ l: String) -> String {
+            // the same finding whatever the file was called
+            l.replacingOccurrences(of: s.path("conn.log"), with: "F")
+                .replacingOccurrences(of: Repo.root + "/SampleLogs/zeek/conn.log", with: "F")
+        }
+        #expect(!whole.lines.isEmpty)
+        #expect((first.lines + second.lines).map(key) == whole.lines.map(key))
+    }
+
     @Test("40 and 41: exit codes, and silence when nothing is new")
     func exitCodesAndSilence() throws {
         let s = try Scratch()

@@ -270,6 +270,56 @@ struct TailTests {
         #expect(t.lines == expected)
     }
 
+    @Test("SIGTERM commits: a restart continues exactly where the last run stopped")
+    func cleanRestart() throws {
+        let s = try Scratch()
+        try s.write("f", Scratch.lines("a", 1...3))
+        let t = try TailProcess(tailArgs(s, ["f"]))
+        #expect(t.waitForCount(3))
+        #expect(t.stop() == 0)
+        try s.append("f", Scratch.lines("a", 4...5))
+        let t2 = try TailProcess(tailArgs(s, ["f"]))
+        #expect(t2.waitForCount(2))
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(t2.stop() == 0)
+        #expect(t.lines + t2.lines == Self.seq("a", 1...5))
+    }
+
+    @Test("a Zeek TSV log followed across a restart gives one scan's findings (header read again on resume)")
+    func zeekAcrossRestart() throws {
+        let s = try Scratch()
+        let text = try String(contentsOfFile: Repo.root + "/SampleLogs/zeek/conn.log", encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let cut = lines.count / 2
+        try (lines[..<cut].joined(separator: "\n") + "\n").write(toFile: s.path("conn.log"), atomically: false, encoding: .utf8)
+        let args = [
+            "--rules", Repo.root + "/Rules/flowhound/zeek", "--alert-format", "json", "--from", "beginning", "--state",
+            s.path("st.db"), s.path("conn.log"),
+        ]
+        let whole = try runFlowhound(
+            ["scan", "--rules", Repo.root + "/Rules/flowhound/zeek", "--merge-window", "0", "--alert-format", "json",
+             Repo.root + "/SampleLogs/zeek/conn.log"])
+        func key(_ l: String) -> String {
+            l.replacingOccurrences(of: s.path("conn.log"), with: "F")
+                .replacingOccurrences(of: Repo.root + "/SampleLogs/zeek/conn.log", with: "F")
+        }
+        let firstCount = whole.lines.filter { l in
+            // findings whose evidence line lies in the first half
+            guard let r = l.range(of: "\"line\":") else { return false }
+            return Int(l[r.upperBound...].prefix { $0.isNumber }) ?? 0 <= cut
+        }.count
+        let t = try TailProcess(args)
+        #expect(t.waitForCount(firstCount))
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(t.stop() == 0)
+        try s.append("conn.log", lines[cut...].joined(separator: "\n"))
+        let t2 = try TailProcess(args)
+        #expect(t2.waitForCount(whole.lines.count - firstCount))
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(t2.stop() == 0)
+        #expect((t.lines + t2.lines).map(key) == whole.lines.map(key))
+    }
+
     @Test("new files that match a glob are followed from their start; --from end skips what existed")
     func globAndFrom() throws {
         let s = try Scratch()
