@@ -127,8 +127,11 @@ final class TempDir {
     }
 }
 
-func ingest(_ path: String, _ configure: (inout IngestOptions) -> Void = { _ in }) -> (IngestSummary, IngestError?, CollectSink) {
+func ingest(
+    _ path: String, _ kind: GzipInflater.Kind = .preferred, _ configure: (inout IngestOptions) -> Void = { _ in }
+) -> (IngestSummary, IngestError?, CollectSink) {
     var options = IngestOptions()
+    options.inflater = kind
     configure(&options)
     var sink = CollectSink()
     let (summary, error) = ingestLines(path: path, options: options, into: &sink)
