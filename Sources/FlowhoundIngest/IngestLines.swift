@@ -12,6 +12,9 @@ package func ingestLines<S: LineSink>(
 ) -> (IngestSummary, IngestError?) {
     switch ChunkReader.open(path: path, options: options) {
     case .success(let reader):
+        if options.decodeOnSecondThread && reader.detect() == nil && reader.isCompressed {
+            return ingestLinesReadingAhead(from: reader, options: options, into: &sink)
+        }
         return ingestLines(from: reader, options: options, into: &sink)
     case .failure(var error):
         var summary = IngestSummary()
@@ -54,6 +57,15 @@ package func ingestLines<S: LineSink>(
             }
         }
     }
+    return finishIngest(reader: reader, framer: framer, error: error, into: &sink)
+}
+
+/// Delivers the framer's last line as the error allows and builds the summary (shared by both drivers).
+@inlinable
+package func finishIngest<S: LineSink>(
+    reader: ChunkReader, framer: LineFramer, error: IngestError?, into sink: inout S
+) -> (IngestSummary, IngestError?) {
+    var error = error
     framer.finish(deliverPartial: error == nil || error?.code == .gzipTrailingGarbage, into: &sink)
 
     var summary = IngestSummary()

@@ -24,6 +24,9 @@ import FlowhoundCore
     @usableFromInline package var firstLineNumber: Int64 = 1
     /// gzip decoder: ISA-L when the build has it (unless FLOWHOUND_INFLATER=zlib), else zlib.
     @usableFromInline package var inflater: GzipInflater.Kind = .preferred
+    /// gzip input is inflated on a second thread while the caller's thread frames and consumes the lines
+    /// (`ingestLinesReadingAhead`); plain input is always read on the caller's thread.
+    @usableFromInline package var decodeOnSecondThread = false
 
     @usableFromInline package init() {}
 }

@@ -234,7 +234,10 @@ package enum ScanRunner {
                 ? InputOrdering.ordered(inputs, forcedFormat: options.forcedFormat, context: decoderContext) : inputs
             for input in orderedInputs {
                 var sink = makeSink(input)
-                let (summary, error) = ingestLines(path: input.path, options: ingestOptions(input), into: &sink)
+                var ingest = ingestOptions(input)
+                // With a second processor allowed, gzip input inflates on its own thread (P7's two-thread pipeline).
+                ingest.decodeOnSecondThread = options.merge.jobs > 1
+                let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
                 finishInput(input, &sink, summary, error)
             }
         }

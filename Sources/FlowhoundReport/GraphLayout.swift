@@ -28,6 +28,9 @@ struct GraphLayout {
     var height: Double = 0
 
     static let spacing = 26.0
+    /// Hosts of findings sit in the middle of their cluster this much farther apart than the others, so
+    /// their labels and the finding arrows between them stay readable.
+    static let hitSpread = 2.4
 
     static func subnet(_ ip: String) -> String {
         if ip.contains(":") {
@@ -60,7 +63,9 @@ struct GraphLayout {
         var radii: [Double] = []
         for n in names {
             let count = byCluster[n]!.count
-            radii.append(Self.spacing * (count <= 1 ? 0.6 : (Double(count).squareRoot() + 0.9)) + 34)
+            let hits = byCluster[n]!.filter { findingHosts.contains($0) }.count
+            let slots = Double(count) + Double(hits) * (Self.hitSpread * Self.hitSpread - 1)
+            radii.append(Self.spacing * (count <= 1 ? 0.6 : (slots.squareRoot() + 0.9)) + 34)
         }
         // cluster centres on a ring big enough that neighbours do not overlap
         let circumference = radii.reduce(0) { $0 + 2 * $1 } + 40 * Double(names.count)
@@ -91,8 +96,11 @@ struct GraphLayout {
             for m in members { if let r = roles[m] { roleCount[r, default: 0] += 1 } }
             let role = roleCount.max { $0.value == $1.value ? $0.key > $1.key : $0.value < $1.value }?.key
             clusters.append(Cluster(name: name, x: cx, y: cy, radius: radii[i], role: role, external: name == "external"))
+            let hits = members.filter { findingHosts.contains($0) }.count
             for (k, m) in members.enumerated() {
-                let r = Self.spacing * Double(k).squareRoot() * (members.count == 1 ? 0 : 1)
+                // sunflower: the hosts of findings first with wider spacing, the rest around them
+                let slot = k < hits ? Double(k) * Self.hitSpread * Self.hitSpread : Double(hits) * Self.hitSpread * Self.hitSpread + Double(k - hits)
+                let r = Self.spacing * slot.squareRoot() * (members.count == 1 ? 0 : 1)
                 let theta = Double(k) * 2.399963229728653
                 let x = cx + r * cos(theta), y = cy + r * sin(theta)
                 nodes[m] = Node(id: m, x: x, y: y, cluster: i, degree: degree[m] ?? 0, inFinding: findingHosts.contains(m))

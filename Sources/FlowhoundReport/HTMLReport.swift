@@ -227,7 +227,7 @@ package enum HTMLReport {
             if let rules = hostRules[id] { tip += "\n" + rules.sorted().joined(separator: "\n") }
             s += "<g class=\"node\(n.inFinding ? " hit" : "")\" data-host=\"\(h(id))\"><circle cx=\"\(f1(n.x))\" cy=\"\(f1(n.y))\" r=\"\(f1(r))\"><title>\(h(tip))</title></circle>"
             if important.contains(id) || d.hostLabels[id] != nil {
-                let name = d.hostLabels[id].map { "\(id) \($0)" } ?? id
+                let name = d.hostLabels[id].map { "\(id) \($0)" } ?? (d.hostRoles[id].map { "\(id) · \($0)" } ?? id)
                 s += "<text x=\"\(f1(n.x + r + 3))\" y=\"\(f1(n.y + 4))\">\(h(name))</text>"
             }
             s += "</g>"
@@ -239,9 +239,10 @@ package enum HTMLReport {
             let colour = levelColours[f.level]!
             let tip = "\(f.number). \(f.source) → \(f.destination) \(f.label)\n" + f.titles.joined(separator: "\n")
             let strong = f.level >= .high
-            s += "<g class=\"fe\(strong ? " strong" : " weak")\" data-edge=\"\(h(f.source + ">" + f.destination))\"><path d=\"\(path)\" stroke=\"\(colour)\" marker-end=\"url(#arrow-\(f.level.description))\"><title>\(h(tip))</title></path>"
+            let style = strong ? " strong" : f.level == .medium ? " mid" : " weak"
+            s += "<g class=\"fe\(style)\" data-edge=\"\(h(f.source + ">" + f.destination))\"><path d=\"\(path)\" stroke=\"\(colour)\" marker-end=\"url(#arrow-\(f.level.description))\"><title>\(h(tip))</title></path>"
             s += "<circle class=\"num\" cx=\"\(f1(mx))\" cy=\"\(f1(my))\" r=\"\(strong ? 9 : 7)\" fill=\"\(colour)\"/><text class=\"num\" x=\"\(f1(mx))\" y=\"\(f1(my + 4))\" text-anchor=\"middle\">\(f.number)</text>"
-            if !f.label.isEmpty && strong {
+            if !f.label.isEmpty && f.level >= .medium {
                 s += "<text class=\"svc\" x=\"\(f1(mx + 12))\" y=\"\(f1(my - 6))\">\(h(f.label))</text>"
             }
             s += "</g>"
@@ -420,7 +421,7 @@ package enum HTMLReport {
         .cluster circle{fill:#f0f3f8;stroke:#d5dbe6}.cluster text{fill:#5b6475;font-size:12px;font-weight:600}
         .bg-edges line{stroke:#9aa3b2;stroke-opacity:.35}.node circle{fill:#4a6fa5;stroke:#fff;stroke-width:1}
         .node.hit circle{fill:#fff;stroke:#d32f2f;stroke-width:3.5}.node text{fill:#1d2330;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
-        .fe path{fill:none}.fe.strong path{stroke-width:3.4;opacity:.95}.fe.weak path{stroke-width:1.6;opacity:.5}.fe.weak circle.num{opacity:.75}.fe text.num{fill:#fff;font-weight:700;font-size:11px}
+        .fe path{fill:none}.fe.strong path{stroke-width:3.4;opacity:.95}.fe.mid path{stroke-width:2.4;opacity:.8}.fe.weak path{stroke-width:1.6;opacity:.5}.fe.weak circle.num{opacity:.75}.fe text.num{fill:#fff;font-weight:700;font-size:11px}
         .fe text.svc{fill:#7a1a1a;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
         .fe.lit path{stroke-width:6;opacity:1}.node.lit circle{stroke:#ffb300;stroke-width:5}tr.lit,li.lit{background:#fff3d6}
         ol.steps{margin:8px 0 0;padding-left:22px}ol.steps li{margin:2px 0}

@@ -84,7 +84,7 @@ struct ScanCommand: ParsableCommand {
 
     @Option(
         name: .customLong("jobs"),
-        help: "Inputs read and decoded at the same time (default: the number of online processors). Several inputs are always merged into one log-time stream; the findings do not depend on this number.")
+        help: "Threads to use (default: the number of online processors). Several inputs are read and decoded by this many workers and merged into one log-time stream; one gzip input is inflated on a second thread unless --jobs 1. The findings do not depend on this number.")
     var jobs: Int?
 
     @Flag(name: .customLong("quiet"), help: "No summary on standard error (problems are still reported).")

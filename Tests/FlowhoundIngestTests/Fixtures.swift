@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Testing
 import FlowhoundCore
 @testable import FlowhoundIngest
 
@@ -127,14 +128,24 @@ final class TempDir {
     }
 }
 
+/// Ingests `path` twice with the gzip decoder `kind`, on one thread and with gzip inflated on a second thread
+/// (`decodeOnSecondThread`), and records an issue unless both give the same lines, summary and error. Returns the
+/// one-thread result.
 func ingest(
-    _ path: String, _ kind: GzipInflater.Kind = .preferred, _ configure: (inout IngestOptions) -> Void = { _ in }
+    _ path: String, _ kind: GzipInflater.Kind = .preferred, sourceLocation: SourceLocation = #_sourceLocation,
+    _ configure: (inout IngestOptions) -> Void = { _ in }
 ) -> (IngestSummary, IngestError?, CollectSink) {
     var options = IngestOptions()
     options.inflater = kind
     configure(&options)
     var sink = CollectSink()
     let (summary, error) = ingestLines(path: path, options: options, into: &sink)
+    options.decodeOnSecondThread = true
+    var threaded = CollectSink()
+    let (summary2, error2) = ingestLines(path: path, options: options, into: &threaded)
+    #expect(threaded.lines == sink.lines, "lines differ with the inflate thread", sourceLocation: sourceLocation)
+    #expect(summary2 == summary, "summary differs with the inflate thread", sourceLocation: sourceLocation)
+    #expect(error2 == error, "error differs with the inflate thread", sourceLocation: sourceLocation)
     return (summary, error, sink)
 }
 

@@ -33,6 +33,21 @@ struct GzipTests {
         #expect(summary.bytesDecoded == Int64(GzipTests.a.count))
     }
 
+    @Test("inflating on a second thread: several MiB through a ring of small chunks, lines cut at every size",
+          arguments: GzipInflater.Kind.available)
+    func inflateThreadRing(kind: GzipInflater.Kind) {
+        let dir = TempDir()
+        let text = awkwardText(lines: 60_000, seed: 7)
+        let path = dir.write("big.log.gz", gzipped(text) + gzipped(GzipTests.b))
+        for chunk in [4096, 5003, 1 << 20] {
+            // `ingest` compares the one-thread and the two-thread results line by line
+            let (summary, error, sink) = ingest(path, kind) { $0.outputChunkSize = chunk }
+            #expect(error == nil)
+            #expect(sink.lines == modelLines(text + GzipTests.b).lines)
+            #expect(summary.members == 2)
+        }
+    }
+
     @Test("cat a.gz b.gz gives every line of both, in order", arguments: GzipInflater.Kind.available)
     func multiMember(kind: GzipInflater.Kind) {
         let dir = TempDir()
