@@ -189,6 +189,10 @@ package final class SyslogDecoder: LineDecoder {
     private let programKeys: UnsafeMutablePointer<UInt8>
     private let programKeyLengths: UnsafeMutablePointer<Int>
     private var currentFamily: SyslogFamily = .syslog
+    /// The header of the line that last returned `.schemaChanged` (valid for that same line only).
+    private var pendingHeader: (line: UnsafePointer<UInt8>, count: Int, header: Header, family: SyslogFamily)?
+    /// A copy of that line: the header is reused only when the next call passes the same bytes.
+    private var pendingBytes: [UInt8] = []
 
     static let H = SyslogSchemas.headerCount
 
@@ -519,12 +523,29 @@ package final class SyslogDecoder: LineDecoder {
         while i < n && isSpace(line[i]) { i += 1 }
         if i == n { return .skipped }
         if i + 3 <= n && line[i] == 45 && line[i + 1] == 45 && line[i + 2] == 32 { return .skipped }  // journal banner
-        guard let h = parseHeader(line, n, i) else { return .malformed(.badHeader) }
-        let (fam, target) = schemaFor(line, h)
-        if target !== schema {
-            schema = target
-            currentFamily = fam
-            return .schemaChanged
+        // A line that changed the schema is decoded again at once: reuse its header and program lookup.
+        let h: Header
+        let fam: SyslogFamily
+        if let p = pendingHeader, p.line == line, p.count == count, pendingBytes.count == count,
+            pendingBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, line, count) == 0 })
+        {
+            h = p.header
+            fam = p.family
+            pendingHeader = nil
+        } else {
+            pendingHeader = nil
+            guard let parsed = parseHeader(line, n, i) else { return .malformed(.badHeader) }
+            let (f, target) = schemaFor(line, parsed)
+            if target !== schema {
+                schema = target
+                currentFamily = f
+                pendingHeader = (line, count, parsed, f)
+                pendingBytes.removeAll(keepingCapacity: true)
+                pendingBytes.append(contentsOf: UnsafeBufferPointer(start: line, count: count))
+                return .schemaChanged
+            }
+            h = parsed
+            fam = f
         }
         currentFamily = fam
         let fc = schema.fieldCount

@@ -98,8 +98,11 @@ package enum EventMerge {
             while started < min(limit, n) {
                 let p = planned[started]
                 let feed = InputFeed(depth: max(1, options.queueDepth), batchBytes: options.batchBytes)
+                // the framer's decode window need not exceed a batch: less memory per open input
+                var ingest = ingestOptions(p.input)
+                ingest.outputChunkSize = min(ingest.outputChunkSize, max(64 << 10, options.batchBytes))
                 let job = MergeWorker(
-                    input: p.input, feed: feed, permits: permits, ingest: ingestOptions(p.input),
+                    input: p.input, feed: feed, permits: permits, ingest: ingest,
                     forcedFormat: forcedFormat, context: context(p.input), firstKey: admissionKey(p),
                     batchLines: max(1, options.batchLines))
                 feeds[started] = feed

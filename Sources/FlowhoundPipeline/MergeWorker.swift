@@ -17,7 +17,8 @@ struct BatchLine {
 /// Lines of one input copied into one arena, so they outlive the framer buffer they were read from.
 ///
 /// Each line is followed by a `\n` and the arena by 64 zero bytes, so a consumer may read up to 64 bytes past a
-/// line, as `LineSink` promises.
+/// line, as `LineSink` promises (bytes after the last line are readable but not cleared: only what is written
+/// is touched, so a small input's batch costs no more than its lines).
 final class LineBatch: @unchecked Sendable {
     private(set) var arena: UnsafeMutablePointer<UInt8>
     private(set) var capacity: Int
@@ -28,7 +29,7 @@ final class LineBatch: @unchecked Sendable {
     init(bytes: Int) {
         capacity = max(bytes, 64)
         arena = .allocate(capacity: capacity + LineBatch.padding)
-        arena.initialize(repeating: 0, count: capacity + LineBatch.padding)
+        (arena + capacity).initialize(repeating: 0, count: LineBatch.padding)
     }
 
     deinit { arena.deallocate() }
@@ -44,7 +45,7 @@ final class LineBatch: @unchecked Sendable {
             arena.deallocate()
             capacity = count + 1
             arena = .allocate(capacity: capacity + LineBatch.padding)
-            arena.initialize(repeating: 0, count: capacity + LineBatch.padding)
+            (arena + capacity).initialize(repeating: 0, count: LineBatch.padding)
         }
         (arena + used).update(from: p, count: count)
         arena[used + count] = 10

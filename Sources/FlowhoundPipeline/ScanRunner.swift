@@ -379,6 +379,8 @@ struct ScanSink: LineSink {
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
+    /// Schemas adopted so far (at most 32), with their compiled rules and whether the detectors read them.
+    var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool)] = []
     var fieldCount = 0
     var matches: [Int] = []
     var events: Int64 = 0
@@ -495,10 +497,19 @@ struct ScanSink: LineSink {
     mutating func adopt(_ schema: Schema) {
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
-        let c = compiler.compiled(for: schema)
+        // Syslog switches schema with the program every few lines: remember what each schema object needs.
+        let c: CompiledRuleSet
+        if let known = adopted.first(where: { $0.schema === schema }) {
+            c = known.compiled
+            feedsBehaviour = known.feedsBehaviour
+        } else {
+            c = compiler.compiled(for: schema)
+            feedsBehaviour = behaviour.wants(schema)
+            if adopted.count == 32 { adopted.removeFirst() }  // bounded; decoders reuse a few schema objects
+            adopted.append((schema, c, feedsBehaviour))
+        }
         compiled = c
         compiledRef = Unmanaged.passUnretained(c)
-        feedsBehaviour = behaviour.wants(schema)
         let slots = feedsBehaviour ? nil : c.referencedSlots
         tsv?.decodeOnly(slots: slots)
         json?.decodeOnly(slots: slots)

@@ -247,7 +247,9 @@ package struct DetectorRule: Sendable {
         case .lateralChain: common2[0] = d("suppress_for", day)
         default: break
         }
-        if type == .newInternalEdge { common2[1] = c("max_keys", 2_000_000) }
+        // netdetect.md D2 sizing: 10,000 hosts × 50 peers; about 100 bytes per edge, so ≈ 50-100 MB at the cap
+        // (Benchmarks/bench_flood.sh measures the whole scan under 10 M distinct pairs)
+        if type == .newInternalEdge { common2[1] = c("max_keys", 500_000) }
         return DetectorTypeSpec(type: type, keys: keys, parameters: ps + common2)
     }
 

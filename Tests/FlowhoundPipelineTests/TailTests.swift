@@ -111,7 +111,11 @@ struct TailTests {
         w.write(Scratch.lines("b", 1...2))
         #expect(t.waitForCount(8))
         #expect(t.stop() == 0)
-        #expect(t.lines == Self.seq("a", 1...6) + Self.seq("b", 1...2))
+        // every line once, each file in order; the order between the unlinked original and the new file is
+        // not guaranteed when both grow between two wake-ups (seen once under load 5+)
+        #expect(t.lines.filter { $0.hasPrefix("a-") } == Self.seq("a", 1...6))
+        #expect(t.lines.filter { $0.hasPrefix("b-") } == Self.seq("b", 1...2))
+        #expect(t.lines.count == 8)
     }
 
     @Test("14 and 19: rotations while stopped, and kill -9 then restart: nothing lost, repeats only uncommitted")
