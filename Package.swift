@@ -1,5 +1,11 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+/// The ISA-L inflate path (P7): used when Debian's libisal-dev is installed, unless FLOWHOUND_ZLIB_ONLY=1.
+/// System zlib is always built in and is the fallback (and can be chosen at run time, FLOWHOUND_INFLATER=zlib).
+let useISAL = FileManager.default.fileExists(atPath: "/usr/include/isa-l/igzip_lib.h")
+    && Context.environment["FLOWHOUND_ZLIB_ONLY"] != "1"
 
 let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -30,8 +36,12 @@ let package = Package(
         .target(name: "FlowhoundCore", swiftSettings: settings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "FlowhoundIngest", dependencies: ["FlowhoundCore", "CZlib"], swiftSettings: settings),
+        .target(
+            name: "FlowhoundIngest",
+            dependencies: ["FlowhoundCore", "CZlib"] + (useISAL ? ["CIsal"] : []),
+            swiftSettings: settings + (useISAL ? [.define("FLOWHOUND_ISAL")] : [])),
         // Vectorised byte scans for the decoders' hot loops (SSE4.2 when the CPU has it; callers keep a portable path).
         .target(name: "CByteScan"),
         .target(name: "FlowhoundParse", dependencies: ["FlowhoundCore", "CByteScan"], swiftSettings: settings),

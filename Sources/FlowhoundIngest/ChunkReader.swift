@@ -30,6 +30,7 @@ import FlowhoundCore
     private var eof = false
     private var sniffed = false
     private var inflater: GzipInflater?
+    private let inflaterKind: GzipInflater.Kind
     private var memberEnded = false
     private var terminal: Chunk?
     /// A failure found while the same inflate call still produced data: returned on the next call.
@@ -53,7 +54,7 @@ import FlowhoundCore
     /// Opens `path` ("-" means standard input, which is not closed afterwards).
     @usableFromInline package static func open(path: String, options: IngestOptions = IngestOptions()) -> Result<ChunkReader, IngestError> {
         if path == "-" {
-            return .success(ChunkReader(fd: 0, path: path, closeOnDeinit: false, chunkSize: options.chunkSize))
+            return .success(ChunkReader(fd: 0, path: path, closeOnDeinit: false, chunkSize: options.chunkSize, inflater: options.inflater))
         }
         var fd: Int32
         repeat {
@@ -67,12 +68,16 @@ import FlowhoundCore
             close(fd)
             return .failure(openError(path: path, errno: EISDIR))
         }
-        return .success(ChunkReader(fd: fd, path: path, closeOnDeinit: true, chunkSize: options.chunkSize))
+        return .success(ChunkReader(fd: fd, path: path, closeOnDeinit: true, chunkSize: options.chunkSize, inflater: options.inflater))
     }
 
     /// Wraps an open descriptor (a pipe, a socket, a file). `path` is only used in errors.
-    @usableFromInline package init(fd: Int32, path: String, closeOnDeinit: Bool, chunkSize: Int = 256 << 10) {
+    @usableFromInline package init(
+        fd: Int32, path: String, closeOnDeinit: Bool, chunkSize: Int = 256 << 10,
+        inflater: GzipInflater.Kind = .preferred
+    ) {
         self.fd = fd
+        inflaterKind = inflater
         self.path = path
         self.closeOnDeinit = closeOnDeinit
         readSize = max(1, chunkSize)
@@ -98,8 +103,9 @@ import FlowhoundCore
         }
         isCompressed = inEnd - inStart >= 2 && input[inStart] == 0x1f && input[inStart + 1] == 0x8b
         if isCompressed {
-            guard let z = GzipInflater() else {
-                return fail(makeError(.zlibFailed, "zlib could not initialise its inflate state (out of memory?)"))
+            guard let z = GzipInflater(kind: inflaterKind) else {
+                return fail(makeError(
+                    .zlibFailed, "\(inflaterKind) could not initialise its inflate state (out of memory?)"))
             }
             inflater = z
             members = 1
@@ -257,19 +263,19 @@ import FlowhoundCore
                 memberEnded = true
                 if step.consumed == 0 && step.produced == 0 {
                     // Only possible if the stream was not restarted: never spin on it.
-                    problem = makeError(.zlibFailed, "zlib did not start the next gzip member; report this as a bug")
+                    problem = makeError(.zlibFailed, "\(inflaterKind) did not start the next gzip member; report this as a bug")
                 }
             case .ok, .noProgress:
                 if step.produced == 0 && inStart == inEnd && eof {
                     problem = truncatedError()
                 } else if step.produced == 0 && step.consumed == 0 && inStart < inEnd {
                     // Cannot happen with output room; guard against spinning.
-                    problem = makeError(.gzipCorrupt, "zlib made no progress on the gzip data; the file is damaged")
+                    problem = makeError(.gzipCorrupt, "\(inflaterKind) made no progress on the gzip data; the file is damaged")
                 }
             case .dataError(let msg):
                 problem = dataError(msg)
             case .failed(let msg):
-                problem = makeError(.zlibFailed, "zlib failed while inflating (\(msg)); try again with more memory")
+                problem = makeError(.zlibFailed, "\(inflaterKind) failed while inflating (\(msg)); try again with more memory")
             }
             if let p = problem {
                 if step.produced > 0 {
@@ -361,17 +367,17 @@ import FlowhoundCore
         case "incorrect data check":
             return makeError(
                 .gzipCRC,
-                "CRC-32 mismatch in \(memberDescription) (zlib: \(zmsg)); its \(decodedInMember) decoded bytes were "
+                "CRC-32 mismatch in \(memberDescription) (\(inflaterKind): \(zmsg)); its \(decodedInMember) decoded bytes were "
                     + "processed but may be corrupt. Treat findings from it as suspect and restore a good copy")
         case "incorrect length check":
             return makeError(
                 .gzipLength,
-                "length (ISIZE) mismatch in \(memberDescription) (zlib: \(zmsg)); its \(decodedInMember) decoded "
+                "length (ISIZE) mismatch in \(memberDescription) (\(inflaterKind): \(zmsg)); its \(decodedInMember) decoded "
                     + "bytes were processed but may be incomplete. Restore a good copy of the file")
         default:
             return makeError(
                 .gzipCorrupt,
-                "corrupt gzip data in \(memberDescription) (zlib: \(zmsg)); the \(decodedInMember) bytes decoded "
+                "corrupt gzip data in \(memberDescription) (\(inflaterKind): \(zmsg)); the \(decodedInMember) bytes decoded "
                     + "from it before the damage were processed, the rest of the file was skipped. Restore a good copy")
         }
     }

@@ -31,7 +31,7 @@ package func ingestLines<S: LineSink>(
 package func ingestLines<S: LineSink>(
     fd: Int32, path: String, options: IngestOptions = IngestOptions(), into sink: inout S
 ) -> (IngestSummary, IngestError?) {
-    let reader = ChunkReader(fd: fd, path: path, closeOnDeinit: false, chunkSize: options.chunkSize)
+    let reader = ChunkReader(fd: fd, path: path, closeOnDeinit: false, chunkSize: options.chunkSize, inflater: options.inflater)
     return ingestLines(from: reader, options: options, into: &sink)
 }
 

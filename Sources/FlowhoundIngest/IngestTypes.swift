@@ -22,6 +22,8 @@ import FlowhoundCore
     @usableFromInline package var startOffset: Int64 = 0
     /// Number given to the first line delivered (the `lastLine + 1` of an earlier run when resuming).
     @usableFromInline package var firstLineNumber: Int64 = 1
+    /// gzip decoder: ISA-L when the build has it (unless FLOWHOUND_INFLATER=zlib), else zlib.
+    @usableFromInline package var inflater: GzipInflater.Kind = .preferred
     /// gzip input is inflated on a second thread while the caller's thread frames and consumes the lines
     /// (`ingestLinesReadingAhead`); plain input is always read on the caller's thread.
     @usableFromInline package var decodeOnSecondThread = false

@@ -128,12 +128,15 @@ final class TempDir {
     }
 }
 
-/// Ingests `path` twice, on one thread and with gzip inflated on a second thread (`decodeOnSecondThread`), and
-/// records an issue unless both give the same lines, summary and error. Returns the one-thread result.
+/// Ingests `path` twice with the gzip decoder `kind`, on one thread and with gzip inflated on a second thread
+/// (`decodeOnSecondThread`), and records an issue unless both give the same lines, summary and error. Returns the
+/// one-thread result.
 func ingest(
-    _ path: String, sourceLocation: SourceLocation = #_sourceLocation, _ configure: (inout IngestOptions) -> Void = { _ in }
+    _ path: String, _ kind: GzipInflater.Kind = .preferred, sourceLocation: SourceLocation = #_sourceLocation,
+    _ configure: (inout IngestOptions) -> Void = { _ in }
 ) -> (IngestSummary, IngestError?, CollectSink) {
     var options = IngestOptions()
+    options.inflater = kind
     configure(&options)
     var sink = CollectSink()
     let (summary, error) = ingestLines(path: path, options: options, into: &sink)
