@@ -46,18 +46,20 @@ package func ingestLines<S: LineSink>(
     if error == nil && options.startOffset > 0 {
         error = reader.skip(options.startOffset, scratch: framer.writePointer, capacity: framer.writableCount)
     }
-    if error == nil {
-        reading: while true {
-            switch reader.read(into: framer.writePointer, capacity: framer.writableCount) {
-            case .data(let n): framer.commit(n, into: &sink)
-            case .end: break reading
-            case .failed(let e):
-                error = e
-                break reading
-            }
+    if error == nil { error = readDirect(reader, framer, into: &sink) }
+    return finishIngest(reader: reader, framer: framer, error: error, into: &sink)
+}
+
+/// Decodes `reader` straight into `framer` on this thread until the end; the error that stopped it, if any.
+@inlinable
+package func readDirect<S: LineSink>(_ reader: ChunkReader, _ framer: LineFramer, into sink: inout S) -> IngestError? {
+    while true {
+        switch reader.read(into: framer.writePointer, capacity: framer.writableCount) {
+        case .data(let n): framer.commit(n, into: &sink)
+        case .end: return nil
+        case .failed(let e): return e
         }
     }
-    return finishIngest(reader: reader, framer: framer, error: error, into: &sink)
 }
 
 /// Delivers the framer's last line as the error allows and builds the summary (shared by both drivers).

@@ -117,15 +117,7 @@ package func ingestLinesReadingAhead<S: LineSink>(
             }
             precondition(ahead.finished, "read-ahead producer still running after its last chunk")
         } else {
-            reading: while true {
-                switch reader.read(into: framer.writePointer, capacity: framer.writableCount) {
-                case .data(let n): framer.commit(n, into: &sink)
-                case .end: break reading
-                case .failed(let e):
-                    error = e
-                    break reading
-                }
-            }
+            error = readDirect(reader, framer, into: &sink)
         }
     }
     return finishIngest(reader: reader, framer: framer, error: error, into: &sink)

@@ -56,6 +56,8 @@ package final class ZeekTSVDecoder: LineDecoder {
     private var slow: UnsafeMutablePointer<Int32>
     /// The timestamp slot is among the wanted ones.
     private var tsWanted = false
+    /// `Self.cLayout`, read once per decoder instead of per line.
+    private let cLayout = ZeekTSVDecoder.cLayout
     /// Sparse: separator positions needed to reach every wanted slot and the timestamp (the rest is counted).
     private var needSeparators = Int.max
     /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
@@ -223,7 +225,7 @@ package final class ZeekTSVDecoder: LineDecoder {
             backslash = n
         }
         if sparse {
-            if Self.cLayout {
+            if cLayout {
                 let nslow = values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) { v in
                     flowhound_extract_fields(
                         line, ends, wanted, Int64(wantedCount), Int64(sepLen), kinds, Int64(backslash), markers + 64,
