@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "FlowhoundIngest",
@@ -50,7 +51,7 @@ let package = Package(
             dependencies: ["FlowhoundCore", "CPCRE2", .product(name: "Yams", package: "Yams")],
             swiftSettings: settings),
         .target(name: "FlowhoundDetect", dependencies: ["FlowhoundCore", "FlowhoundRules"], swiftSettings: settings),
-        .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore", "CCurl"], swiftSettings: settings),
+        .target(name: "FlowhoundSinks", dependencies: ["FlowhoundCore", "CCurl", "CLibPQ"], swiftSettings: settings),
         .target(name: "FlowhoundReport", dependencies: ["FlowhoundCore", "FlowhoundSinks"], swiftSettings: settings),
         .target(
             name: "FlowhoundState",

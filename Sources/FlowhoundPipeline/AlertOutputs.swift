@@ -148,6 +148,12 @@ package enum AlertOutputs {
                     capacity = 4096
                     batch = 100
                     flushTimeout = 30
+                case .postgresql(let url):
+                    backend = try PostgreSQLSink(
+                        conninfo: url, name: spec.display, table: spec.options["table"] ?? PostgreSQLSink.defaultTable)
+                    capacity = 16_384
+                    batch = 500
+                    flushTimeout = 30
                 case .sqlite(let path):
                     backend = try AlertStoreSink(path: path)
                     if firstStore == nil { firstStore = path }
@@ -212,6 +218,8 @@ final class SinkSetOutput: FindingOutput {
     func sync() { sinks.sync() }
 
     var failure: Diagnostic? { sinks.firstError }
+
+    var syncedFiles: [SyncedFile] { sinks.syncedFiles }
 
     deinit {
         let summary = sinks.close()

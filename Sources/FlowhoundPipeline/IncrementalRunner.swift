@@ -3,6 +3,7 @@ import FlowhoundDetect
 import FlowhoundIngest
 import FlowhoundParse
 import FlowhoundRules
+import FlowhoundSinks
 import FlowhoundState
 
 /// What `scan --incremental` (and the catch-up of `tail`) does beyond a plain scan.
@@ -65,8 +66,9 @@ struct ReadItem {
 /// same inode, then an uncompressed copy), check the marker before the offset, read oldest first from there.
 /// A generation without a saved position is read from 0 if it changed since the last run started (it was
 /// rotated in between), otherwise it is an old archive. The run takes `<state>.lock` (flock) first; findings
-/// are written and flushed (and an output file fsynced) **before** the positions, carried lines and
-/// baseline are committed in one SQLite transaction, so a crash repeats work but never loses lines.
+/// are written and flushed (and an output file fsynced) **before** the positions, carried lines, baseline and
+/// output files' lengths are committed in one SQLite transaction, so a crash never loses lines; an output file
+/// is cut back to its committed length on the next start (`OutputRecovery`), so it gets each alert once.
 package enum IncrementalRunner {
     package static func run(_ options: ScanOptions, _ inc: IncrementalOptions, diagnostics: (String) -> Void) -> ScanReport {
         var report = ScanReport()
@@ -102,7 +104,10 @@ package enum IncrementalRunner {
             return fail(error)
         }
 
-        // 3. output and detection
+        // 3. output and detection; an output file first loses what was written after the last commit
+        if let d = OutputRecovery.prepare(store, saved: saved.outputs, paths: OutputRecovery.filePaths(options), say: diagnostics) {
+            return fail(d)
+        }
         var raw: RawLineOutput?
         var stack: DetectionStack?
         let journal: CarryJournal? = inc.emitRaw ? nil : CarryJournal(maxLines: inc.maxCarriedLines)
@@ -185,6 +190,9 @@ package enum IncrementalRunner {
             raw.sync()
             if let e = raw.failure { return fail(e) }
         }
+        // the output files' lengths after that flush go into the same transaction as the positions
+        next.outputs = OutputRecovery.positions(stack?.syncedFiles ?? raw?.syncedFile.map { [$0] } ?? [])
+        next.committedAt = wallClockNanoseconds()
         do {
             try store.commit(next, baseline: snapshot)
             report.baselineSaved = snapshot != nil

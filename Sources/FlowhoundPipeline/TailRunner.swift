@@ -4,6 +4,7 @@ import FlowhoundDetect
 import FlowhoundIngest
 import FlowhoundParse
 import FlowhoundRules
+import FlowhoundSinks
 import FlowhoundState
 
 /// What `flowhound tail` was asked to do.
@@ -51,6 +52,8 @@ package final class TailRunner {
     private var raw: RawLineOutput?
     private let journal: CarryJournal?
     private var store: StateStore?
+    /// `<state>.lock`, held while tail runs.
+    private var lock: StateLock?
     private var saved = IngestState()
     private var followers: [Follower] = []
     /// Positions of files no longer open (drained generations), kept so a restart does not read them again.
@@ -91,7 +94,7 @@ package final class TailRunner {
             if wake == .external {
                 var stop = false
                 for s in readSignals() {
-                    if s == SIGHUP { reload() } else { stop = true }
+                    if s == SIGHUP { hangup() } else { stop = true }
                 }
                 if stop {
                     shutdown()
@@ -106,6 +109,20 @@ package final class TailRunner {
 
     private func setUp() -> Bool {
         if let statePath = options.statePath {
+            // one process per state: a second tail or a cron run would move positions and cut outputs under us
+            switch StateLock.acquire(statePath: statePath, wait: false) {
+            case .success(let l): lock = l
+            case .failure(.busy(let holder)):
+                report(
+                    Diagnostic(
+                        code: "state_locked",
+                        "another flowhound run (pid \(holder)) is using this state; stop it, or give this tail its own --state",
+                        at: FileLocation(path: statePath + ".lock")))
+                return false
+            case .failure(.failed(let d)):
+                report(d)
+                return false
+            }
             var inc = IncrementalOptions(statePath: statePath)
             inc.from = options.from
             do {
@@ -115,6 +132,11 @@ package final class TailRunner {
                 if options.emitRaw == false, let baseline { pendingBaseline = baseline }
             } catch {
                 report(error)
+                return false
+            }
+            // an output file loses what was written after the last commit: it is written again from there
+            if let d = OutputRecovery.prepare(store!, saved: saved.outputs, paths: OutputRecovery.filePaths(scanOptions), say: say) {
+                report(d)
                 return false
             }
         }
@@ -134,14 +156,19 @@ package final class TailRunner {
 
     private var pendingBaseline: BaselineSnapshot?
 
-    /// A detection stack over a fresh output, or nil (errors printed) when the rules or site have errors.
-    private func makeStack() -> DetectionStack? {
+    /// A detection stack over `reusing` (a reload keeps the outputs, their queues and suppression) or over
+    /// fresh outputs, or nil (errors printed) when the rules or site have errors.
+    private func makeStack(reusing: (any FindingOutput)? = nil) -> DetectionStack? {
         let output: any FindingOutput
-        switch AlertWriterOutput.make(scanOptions) {
-        case .success(let o): output = o
-        case .failure(let d):
-            report(d)
-            return nil
+        if let reusing {
+            output = reusing
+        } else {
+            switch AlertWriterOutput.make(scanOptions) {
+            case .success(let o): output = o
+            case .failure(let d):
+                report(d)
+                return nil
+            }
         }
         let s = DetectionStack(options: scanOptions, output: output)
         for d in s.diagnostics { diagnostics(d.description + "\n") }
@@ -229,7 +256,23 @@ package final class TailRunner {
     }
 
     private func open(_ item: ReadItem, rotated: Bool) {
-        guard case .success(let fd) = FileProbe.open(item.path) else { return }
+        guard case .success(var fd) = FileProbe.open(item.path) else { return }
+        var item = item
+        var rotated = rotated
+        if !item.identity.compressed, let (dev, ino, _, _, _) = FileProbe.stat(fd: fd),
+            dev != item.identity.device || ino != item.identity.inode,
+            let moved = renamedAway(item)
+        {
+            // Renamed away between planning and opening (logrotate ran during the start-up catch-up): follow the
+            // planned file where it is now, as a rotated file, and let the next wake-up open the new file at the
+            // name from 0. Taking the new file for a truncation of the old one instead would read the old one's
+            // rest once, stop following it, and deliver what the writer still appends to it (before its HUP)
+            // only at the next restart, after newer lines: the "order breaks" of the rotation matrix.
+            close(fd)
+            fd = moved.fd
+            item.path = moved.path
+            rotated = true
+        }
         guard case .success(let identity) = FileProbe.identity(fd: fd, path: item.path) else {
             close(fd)
             return
@@ -256,6 +299,18 @@ package final class TailRunner {
         f.sink.discard = false
         watcher.watch(item.path, directory: false)
         dirty = true
+    }
+
+    /// The planned file of `item` under another name next to its primary (same device and inode), opened.
+    private func renamedAway(_ item: ReadItem) -> (path: String, fd: Int32)? {
+        for cand in RotatedGenerations.siblings(of: item.primary) {
+            guard case .success(let fd) = FileProbe.open(cand.path) else { continue }
+            if let (dev, ino, _, _, _) = FileProbe.stat(fd: fd), dev == item.identity.device, ino == item.identity.inode {
+                return (cand.path, fd)
+            }
+            close(fd)
+        }
+        return nil
     }
 
     private func makeSink(for f: Follower, startOffset: Int64) -> TrackedSink {
@@ -500,6 +555,9 @@ package final class TailRunner {
             next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
         }
         next.findingsWritten = final
+        // the output files as that sync left them, in the same transaction as the positions they go with
+        next.outputs = OutputRecovery.positions(stack?.syncedFiles ?? raw?.syncedFile.map { [$0] } ?? [])
+        next.committedAt = now
         do {
             try store.commit(next, baseline: final ? stack?.behaviour.snapshot() : nil)
         } catch {
@@ -507,13 +565,23 @@ package final class TailRunner {
         }
     }
 
-    private func reload() {
-        guard stack != nil else {
-            say("flowhound: SIGHUP: nothing to reload in --emit-raw mode")
-            return
+    /// SIGHUP: output files are reopened (logrotate moved them away), rules and site reloaded. A commit before
+    /// the reopen records the old files complete; one after it records the new files, so a crash in between
+    /// never leaves alerts after the last commit in a file that the next start cannot cut back.
+    private func hangup() {
+        commit(final: false)
+        HangupSignal.reopenRequested()
+        if let raw {
+            do { try raw.reopen() } catch { report(error) }
         }
+        if stack != nil { reload() } else { say("flowhound: SIGHUP: output reopened (no rules to reload in --emit-raw mode)") }
+        commit(final: false)
+    }
+
+    private func reload() {
+        guard let old = stack else { return }
         say("flowhound: SIGHUP: reloading rules and site")
-        guard let fresh = makeStack() else {
+        guard let fresh = makeStack(reusing: old.output) else {
             say("flowhound: SIGHUP: the new rules or site have errors (above); keeping the rules loaded before")
             return
         }

@@ -4,7 +4,8 @@ import FlowhoundCore
 ///
 /// Forms: `-` or `stdout`; `file:PATH` or a bare `PATH`; `syslog+udp://HOST[:PORT]` (also `syslog://`),
 /// `syslog+tcp://HOST[:PORT]` (port 514 by default; IPv6 as `[::1]`), `syslog+unix:///dev/log`;
-/// `http://…` / `https://…` (webhook); `sqlite:PATH` (the alert store). Options follow as whitespace-separated
+/// `http://…` / `https://…` (webhook); `sqlite:PATH` (the alert store); `postgresql://…` / `postgres://…` (a
+/// shared PostgreSQL alert store, any libpq URI; option `table=NAME`). Options follow as whitespace-separated
 /// `key=value` words: `format=json|text|csv` (stdout, file; syslog json|text), `queue=N` (capacity),
 /// `batch=N`, `when_full=drop|block`, `facility=local0` and `app=NAME` (syslog), `max_message=BYTES` (syslog),
 /// `ca=PEM`, `insecure=1`, `header=Name:Value` (`%20` for a space), `timeout=SECONDS`, `retries=N`, `backoff=SECONDS`,
@@ -17,6 +18,7 @@ package struct OutputSpec: Sendable, Equatable {
         case syslog(SyslogTransport)
         case webhook(String)
         case sqlite(String)
+        case postgresql(String)
     }
 
     package var kind: Kind
@@ -35,7 +37,7 @@ package struct OutputSpec: Sendable, Equatable {
 
     package static let knownOptions: Set<String> = [
         "format", "queue", "batch", "when_full", "facility", "app", "max_message", "ca", "insecure", "header",
-        "timeout", "retries", "backoff", "backoff_max", "flush_timeout",
+        "timeout", "retries", "backoff", "backoff_max", "flush_timeout", "table",
     ]
 
     /// Parses one spec; `location` names the outputs-file line it came from, for errors.
@@ -86,13 +88,15 @@ package struct OutputSpec: Sendable, Equatable {
             let rest = spec[spec.firstRange(of: "://")!.upperBound...]
             if rest.isEmpty || rest.hasPrefix("/") { throw bad("the webhook URL has no host") }
             kind = .webhook(spec)
+        } else if spec.hasPrefix("postgresql://") || spec.hasPrefix("postgres://") {
+            kind = .postgresql(spec)
         } else if let r = spec.firstRange(of: "://"), !spec[..<r.lowerBound].contains("/") {
-            throw bad("unknown output scheme '\(spec[..<r.lowerBound])'; use -, file:, syslog+udp://, syslog+tcp://, syslog+unix://, https://, http:// or sqlite:")
+            throw bad("unknown output scheme '\(spec[..<r.lowerBound])'; use -, file:, syslog+udp://, syslog+tcp://, syslog+unix://, https://, http://, sqlite: or postgresql://")
         } else {
             kind = .file(spec)
         }
         var display = spec
-        if case .webhook = kind, let r = spec.firstRange(of: "://"), let at = spec[r.upperBound...].firstIndex(of: "@"),
+        if kind.hasURLCredentials, let r = spec.firstRange(of: "://"), let at = spec[r.upperBound...].firstIndex(of: "@"),
             !spec[r.upperBound..<at].contains("/"), let colon = spec[r.upperBound..<at].firstIndex(of: ":")
         {
             display = String(spec[..<spec.index(after: colon)]) + "***" + String(spec[at...])
@@ -110,6 +114,7 @@ package struct OutputSpec: Sendable, Equatable {
         case .webhook:
             allowed = ["queue", "batch", "when_full", "ca", "insecure", "header", "timeout", "retries", "backoff", "backoff_max", "flush_timeout"]
         case .sqlite: allowed = ["queue", "batch", "when_full", "flush_timeout"]
+        case .postgresql: allowed = ["queue", "batch", "when_full", "flush_timeout", "table"]
         }
         for k in options.keys.sorted() where !allowed.contains(k) { throw bad("option \(k) does not apply to this output") }
         if !headers.isEmpty && !allowed.contains("header") { throw bad("option header does not apply to this output") }
@@ -129,6 +134,9 @@ package struct OutputSpec: Sendable, Equatable {
         }
         if let i = options["insecure"], !["0", "1", "true", "false"].contains(i) { throw bad("insecure must be 0 or 1") }
         for h in headers where !h.contains(":") { throw bad("header must be Name:Value") }
+        if let t = options["table"], !PostgreSQLSink.isPlainIdentifier(t) {
+            throw bad("table must be a plain lower-case SQL name (letters, digits, _)")
+        }
     }
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`.
@@ -187,6 +195,16 @@ package struct OutputSpec: Sendable, Equatable {
     package var format: AlertFormat? { options["format"].flatMap(AlertFormat.init(rawValue:)) }
     package func int(_ k: String) -> Int? { options[k].flatMap { Int($0) } }
     package func double(_ k: String) -> Double? { options[k].flatMap { Double($0) } }
+}
+
+extension OutputSpec.Kind {
+    /// URL outputs whose `user:password@` must not appear in messages.
+    var hasURLCredentials: Bool {
+        switch self {
+        case .webhook, .postgresql: true
+        default: false
+        }
+    }
 }
 
 extension String {

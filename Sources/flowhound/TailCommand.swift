@@ -34,11 +34,8 @@ struct TailCommand: ParsableCommand {
     @Option(name: .customLong("field-map"), help: "A YAML map from another JSON source's keys to ECS names.")
     var fieldMap: String?
 
-    @Option(name: .customLong("alert-format"), help: "json, text, or auto (text on a terminal, else json).")
-    var alertFormat: AlertFormatChoice = .auto
-
-    @Option(name: .customLong("output"), help: "Append alerts to this file instead of standard output.")
-    var output: String?
+    @OptionGroup(title: "Alert outputs")
+    var outputs: AlertOutputFlags
 
     @Option(name: .customLong("min-level"), help: "Write only findings at or above this level.")
     var minLevel: LevelChoice = .informational
@@ -81,15 +78,7 @@ struct TailCommand: ParsableCommand {
         o.sitePath = site
         o.forcedFormat = format
         o.fieldMapPath = fieldMap
-        o.outputPath = output
-        let toTerminal = output == nil && isatty(1) == 1
-        switch alertFormat {
-        case .auto: o.alertFormat = toTerminal ? .text : .json
-        case .json: o.alertFormat = .json
-        case .csv: o.alertFormat = .csv
-        case .text: o.alertFormat = .text
-        }
-        o.colour = toTerminal && o.alertFormat == .text && ProcessEnvironment.current["NO_COLOR"] == nil
+        try outputs.apply(to: &o, emitRaw: emitRaw)
         o.minimumLevel = minLevel.severity
         o.mergeWindowSeconds = mergeWindow
         o.maxLineLength = maxLineLength
