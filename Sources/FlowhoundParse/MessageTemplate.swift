@@ -109,7 +109,15 @@ enum TemplateMatcher {
     /// Tries `t` against the message; on success `caps` holds the named captures.
     @inline(__always)
     static func match(_ t: MessageTemplate, _ p: UnsafePointer<UInt8>, _ n: Int, _ caps: inout Captures) -> Bool {
-        if t.headCount > 0 && (t.headCount > n || memcmp(p, t.head, t.headCount) != 0) { return false }
+        if t.headCount > 0 {
+            // heads are one word: compared inline (a libc call costs more than the comparison)
+            if t.headCount > n { return false }
+            var k = 0
+            while k < t.headCount {
+                if p[k] != t.head[k] { return false }
+                k &+= 1
+            }
+        }
         caps.count = 0
         var budget = 64
         return matchFrom(t.parts, 0, p, n, 0, &caps, &budget)
