@@ -185,6 +185,13 @@ package final class SyslogDecoder: LineDecoder {
     private var familySchemas: [SyslogFamily: Schema] = [:]
     private let asaSchema: Schema, sshdSchema: Schema, netfilterSchema: Schema, genericSchema: Schema
     private var programs: [(key: [UInt8], family: SyslogFamily, schema: Schema)] = []
+    /// Unretained views of the schemas above (kept alive by `programs` and the `let`s), for the per-line lookup.
+    private let programRefs: UnsafeMutablePointer<Unmanaged<Schema>>
+    private let programFamilies: UnsafeMutablePointer<SyslogFamily>
+    private let asaRef: Unmanaged<Schema>, sshdRef: Unmanaged<Schema>, netfilterRef: Unmanaged<Schema>
+    private let genericRef: Unmanaged<Schema>
+    /// `schema`, unretained.
+    private var schemaRef: Unmanaged<Schema>
     /// Program keys as 32-byte rows (zero padded) for a retain-free lookup.
     private let programKeys: UnsafeMutablePointer<UInt8>
     private let programKeyLengths: UnsafeMutablePointer<Int>
@@ -202,6 +209,8 @@ package final class SyslogDecoder: LineDecoder {
     private var pendingCapacity: Int
 
     static let H = SyslogSchemas.headerCount
+    /// `H` as an instance constant (a static `let` is a lazy global: a `swift_once` check per use).
+    private let headerFields = SyslogSchemas.headerCount
 
     package init(fileName: String = "", requestedFields: Set<String> = [], maxLineLength: Int, context: DecoderContext = DecoderContext()) {
         clock = SyslogClock(context: context)
@@ -223,6 +232,14 @@ package final class SyslogDecoder: LineDecoder {
         sshdSchema = familySchemas[.sshd]!
         netfilterSchema = familySchemas[.netfilter]!
         genericSchema = familySchemas[.syslog]!
+        asaRef = .passUnretained(asaSchema)
+        sshdRef = .passUnretained(sshdSchema)
+        netfilterRef = .passUnretained(netfilterSchema)
+        genericRef = .passUnretained(genericSchema)
+        schemaRef = .passUnretained(schema)
+        programRefs = .allocate(capacity: 64)
+        programFamilies = .allocate(capacity: 64)
+        programFamilies.initialize(repeating: .syslog, count: 64)
         programKeys = .allocate(capacity: 64 * 32)
         programKeys.initialize(repeating: 0, count: 64 * 32)
         programKeyLengths = .allocate(capacity: 64)
@@ -231,6 +248,8 @@ package final class SyslogDecoder: LineDecoder {
 
     deinit {
         programKeys.deallocate()
+        programRefs.deallocate()
+        programFamilies.deallocate()
         programKeyLengths.deallocate()
         scratch.free()
         caps.free()
@@ -477,10 +496,10 @@ package final class SyslogDecoder: LineDecoder {
 
     // MARK: family selection
 
-    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Schema) {
+    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Unmanaged<Schema>) {
         let m = p + h.msgStart
         if isASAMarker(m, h.msgLen) || (h.progLen > 0 && isASAMarker(p + h.progStart, h.progLen)) {
-            return (.asa, asaSchema)
+            return (.asa, asaRef)
         }
         // program key: lower-cased, cut at '(' or '/'
         var key = InlineArray<32, UInt8>(repeating: 0)
@@ -496,12 +515,12 @@ package final class SyslogDecoder: LineDecoder {
         }
         let isSSHD = kn >= 4 && key[0] == 115 && key[1] == 115 && key[2] == 104 && key[3] == 100
             && (kn == 4 || key[4] == 45)
-        if isSSHD { return (.sshd, sshdSchema) }
+        if isSSHD { return (.sshd, sshdRef) }
         let isKernel = kn == 6 && key[0] == 107 && key[1] == 101 && key[2] == 114 && key[3] == 110
         if netfilterStart(m, h.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
-            return (.netfilter, netfilterSchema)
+            return (.netfilter, netfilterRef)
         }
-        if kn == 0 { return (.syslog, genericSchema) }
+        if kn == 0 { return (.syslog, genericRef) }
         let found: Int = withUnsafeBytes(of: &key) { kb -> Int in
             let kp = kb.baseAddress!.assumingMemoryBound(to: UInt8.self)
             for e in 0..<programs.count where programKeyLengths[e] == kn && memcmp(programKeys + e * 32, kp, kn) == 0 {
@@ -509,8 +528,8 @@ package final class SyslogDecoder: LineDecoder {
             }
             return -1
         }
-        if found >= 0 { return (programs[found].family, programs[found].schema) }
-        if programs.count >= 64 { return (.syslog, genericSchema) }
+        if found >= 0 { return (programFamilies[found], programRefs[found]) }
+        if programs.count >= 64 { return (.syslog, genericRef) }
         var bytes: [UInt8] = []
         for k in 0..<kn { bytes.append(key[k]) }
         let name = String(decoding: bytes, as: UTF8.self)
@@ -520,7 +539,9 @@ package final class SyslogDecoder: LineDecoder {
         for k in 0..<kn { programKeys[programs.count * 32 + k] = bytes[k] }
         programKeyLengths[programs.count] = kn
         programs.append((bytes, simple ? fam : .syslog, s))
-        return (simple ? fam : .syslog, s)
+        (programRefs + programs.count - 1).initialize(to: .passUnretained(s))
+        programFamilies[programs.count - 1] = simple ? fam : .syslog
+        return (simple ? fam : .syslog, .passUnretained(s))
     }
 
     private func isAuthKey(_ key: InlineArray<32, UInt8>, _ kn: Int) -> Bool {
@@ -549,8 +570,9 @@ package final class SyslogDecoder: LineDecoder {
             pendingLine = nil
             guard parseHeader(line, n, i, &header) else { return .malformed(.badHeader) }
             let (f, target) = schemaFor(line, header)
-            if target !== schema {
-                schema = target
+            if target.toOpaque() != schemaRef.toOpaque() {
+                schema = target.takeUnretainedValue()
+                schemaRef = target
                 currentFamily = f
                 if count > pendingCapacity {
                     pendingCopy.deallocate()
@@ -566,7 +588,7 @@ package final class SyslogDecoder: LineDecoder {
             fam = f
         }
         currentFamily = fam
-        let fc = schema.fieldCount
+        let fc = schemaRef._withUnsafeGuaranteedRef { $0.fieldCount }
         record.ensureCapacity(fc)
         record.line = line
         record.lineLength = n
@@ -587,7 +609,7 @@ package final class SyslogDecoder: LineDecoder {
             v[8] = FieldValue(base: line + header.sdStart, count: header.sdLen)
             if let t = sdTable { structuredData(t, line + header.sdStart, header.sdLen, v + (fc - extra.count)) }
         }
-        let base = v + SyslogDecoder.H
+        let base = v + headerFields
         let m = line + header.msgStart
         switch fam {
         case .sshd, .auth, .syslog:

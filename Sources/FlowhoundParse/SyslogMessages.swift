@@ -144,13 +144,13 @@ enum SyslogMessages {
         }
         // `message repeated N times: [ inner ]`
         if n > 28 && startsWith(p, n, repeatedPrefix) {
-            var j = repeatedPrefix.count
+            var j = repeatedPrefix.utf8CodeUnitCount
             let ds = j
             while j < n && isDigit(p[j]) { j += 1 }
             if j > ds, startsWith(p + j, n - j, timesPrefix) {
                 setField(out, AuthSlot.repeated, p + ds, j - ds)
-                p += j + timesPrefix.count
-                n -= j + timesPrefix.count
+                p += j + timesPrefix.utf8CodeUnitCount
+                n -= j + timesPrefix.utf8CodeUnitCount
                 while n > 0 && isSpace(p[0]) { p += 1; n -= 1 }
                 if n > 0 && p[n - 1] == 93 { n -= 1 }
                 while n > 0 && isSpace(p[n - 1]) { n -= 1 }
@@ -202,6 +202,11 @@ enum SyslogMessages {
             var invalid: Bool
             var only: UnsafePointer<UInt8>
             var onlyCount: Int
+            /// `action.value`, `outcome?.value`, `Word.true.value`, `Word.false.value`, resolved once.
+            var actionValue: FieldValue
+            var outcomeValue: FieldValue
+            var trueValue: FieldValue
+            var falseValue: FieldValue
         }
         let rules: UnsafeMutablePointer<Rule>
         let starts: UnsafeMutablePointer<Int>  // 257 entries
@@ -220,7 +225,9 @@ enum SyslogMessages {
                 oc = o.count
             }
             (rules + i).initialize(to: AuthTable.Rule(template: r.template, action: r.action, outcome: r.outcome,
-                                                      sshEvent: r.sshEvent, invalid: r.invalid, only: op, onlyCount: oc))
+                                                      sshEvent: r.sshEvent, invalid: r.invalid, only: op, onlyCount: oc,
+                                                      actionValue: r.action.value, outcomeValue: r.outcome?.value ?? .absent,
+                                                      trueValue: Word.true.value, falseValue: Word.false.value))
         }
         let starts = UnsafeMutablePointer<Int>.allocate(capacity: 257)
         var flat: [Int] = []
@@ -234,17 +241,17 @@ enum SyslogMessages {
         return AuthTable(rules: rules, starts: starts, indices: idx)
     }()
 
-    private static let repeatedPrefix = Array("message repeated ".utf8)
-    private static let timesPrefix = Array(" times: [".utf8)
-    private static let preauthSuffix = Array("[preauth]".utf8)
-    private static let invalidUserPrefix = Array("invalid user ".utf8)
-    private static let illegalUserPrefix = Array("illegal user ".utf8)
+    private static var repeatedPrefix: StaticString { "message repeated " }
+    private static var timesPrefix: StaticString { " times: [" }
+    private static var preauthSuffix: StaticString { "[preauth]" }
+    private static var invalidUserPrefix: StaticString { "invalid user " }
+    private static var illegalUserPrefix: StaticString { "illegal user " }
 
     private static func applyAuth(
         _ r: AuthTable.Rule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
     ) {
-        out[AuthSlot.action] = r.action.value
-        if let o = r.outcome { out[AuthSlot.outcome] = o.value }
+        out[AuthSlot.action] = r.actionValue
+        if r.outcome != nil { out[AuthSlot.outcome] = r.outcomeValue }
         if r.sshEvent {
             var k = 0
             while k < n && p[k] != 32 { k += 1 }
@@ -299,11 +306,11 @@ enum SyslogMessages {
                 if len > 0 { setField(out, AuthSlot.reason, s, len) }
             }
         }
-        out[AuthSlot.invalidUser] = invalid ? Word.true.value : Word.false.value
+        out[AuthSlot.invalidUser] = invalid ? r.trueValue : r.falseValue
         if !r.sshEvent && r.outcome == nil && r.onlyCount == 0 && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
     }
 
-    private static let uidPrefix = Array("(uid=".utf8)
+    private static var uidPrefix: StaticString { "(uid=" }
 
     // MARK: netfilter
 
