@@ -244,7 +244,21 @@ enum TemplateMatcher {
     @inline(__always)
     private static func find(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int) -> Int? {
         if from >= n { return nil }
-        return Bytes.find(p + from, n - from, l.literal, l.literalCount).map { $0 + from }
+        // inline scan: the next literal is usually a few bytes away (libc calls cost more than the bytes)
+        let m = l.literalCount
+        let lit = l.literal
+        let f = lit[0], e = lit[m - 1]
+        var s = from
+        let last = n - m
+        while s <= last {
+            if p[s] == f && p[s + m - 1] == e {
+                var k = 1
+                while k < m - 1 && p[s + k] == lit[k] { k &+= 1 }
+                if k >= m - 1 { return s }
+            }
+            s &+= 1
+        }
+        return nil
     }
 
     /// Last start position `s >= from` with the literal fully inside `p[..<limit]`.
