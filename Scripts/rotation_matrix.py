@@ -5,7 +5,10 @@ Drives the shared torture harness (../shared/tools/ingest_harness.py, ingest.md 
 logrotate strategy and mode, and prints one Markdown table. Cron mode runs
 `flowhound scan --incremental --emit-raw` every --cron-every seconds and SIGKILLs a share of the runs at a
 random moment; live mode runs `flowhound tail --emit-raw` and SIGKILLs and restarts it every --kill9-every
-seconds. Both keep their state in the harness's work directory.
+seconds. Both keep their state in the harness's work directory. By default flowhound writes to a file output
+(`--output {dir}/follower.out`, the file the harness checks), which is exactly-once across kill -9: each commit
+records the file's length and a restart cuts it back to it. `--sink stdout` writes to the harness's pipe
+instead, which is at-least-once (what was written after the last commit is repeated).
 
 A verdict per row:
   ok      every line exactly once
@@ -34,13 +37,14 @@ STRATEGIES = ['create', 'create-compress', 'create-delaycompress', 'dateext', 'd
 
 def run_row(args, harness, mode, strategy):
     exe = os.path.abspath(args.flowhound)
+    sink = ' --output {dir}/follower.out' if args.sink == 'file' else ''
     if mode == 'cron':
-        cmd = f'{exe} scan --incremental --emit-raw --state {{dir}}/st.db {{log}}'
+        cmd = f'{exe} scan --incremental --emit-raw --state {{dir}}/st.db{sink} {{log}}'
         extra = ['--mode', 'cron', '--cron-every', str(args.cron_every), '--crash-prob', str(args.crash_prob),
                  '--crash-window', str(args.crash_window)]
     else:
         cmd = (f'{exe} tail --emit-raw --from beginning --state {{dir}}/st.db --rotate-grace 1 '
-               f'--commit-interval {args.commit_interval} {{log}}')
+               f'--commit-interval {args.commit_interval}{sink} {{log}}')
         extra = ['--mode', 'live', '--kill9-every', str(args.kill9_every), '--settle', str(args.settle)]
     argv = [sys.executable, harness, '--cmd', cmd, '--strategy', strategy, '--duration', str(args.duration),
             '--rate', str(args.rate), '--rotate-every', str(args.rotate_every), '--hup-lag', str(args.hup_lag),
@@ -88,6 +92,8 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--partial-every', type=int, default=0, help='every Nth line written in two halves (item 20)')
     ap.add_argument('--no-append', action='store_true', help='writer without O_APPEND (item 10)')
+    ap.add_argument('--sink', choices=['file', 'stdout'], default='file',
+                    help='file: --output into the checked file (exactly-once); stdout: the pipe (at-least-once)')
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--fast', action='store_true', help='4 s rows, rotation every 1 s, kill every 2 s')
     ap.add_argument('--exact', action='store_true', help='fail on repeated lines too')
@@ -114,7 +120,8 @@ def main():
           f'{args.hup_lag:g} s; cron: a run every {args.cron_every:g} s, {args.crash_prob:g} of runs SIGKILLed; '
           f'live: SIGKILL + restart every {args.kill9_every:g} s, commit interval {args.commit_interval} ms'
           + (f'; every {args.partial_every}th line in two writes' if args.partial_every else '')
-          + ('; writer without O_APPEND' if args.no_append else ''))
+          + ('; writer without O_APPEND' if args.no_append else '')
+          + ('; output: a file (--output)' if args.sink == 'file' else '; output: standard output (a pipe)'))
     print()
     print('| mode | strategy | written | missing (on disk / gone) | repeated | garbage | order breaks | runs (killed) | verdict |')
     print('|---|---|---|---|---|---|---|---|---|')

@@ -23,6 +23,14 @@ package struct EventEntities: Hashable, Sendable {
     package var destinationPort: Int?
     package var userName: String?
 
+    package init(sourceIP: String?, sourcePort: Int?, destinationIP: String?, destinationPort: Int?, userName: String?) {
+        self.sourceIP = sourceIP
+        self.sourcePort = sourcePort
+        self.destinationIP = destinationIP
+        self.destinationPort = destinationPort
+        self.userName = userName
+    }
+
     package init(record: EventRecord, schema: Schema) {
         func text(_ role: FieldRole) -> String? {
             guard let slot = schema.slot(role) else { return nil }

@@ -18,6 +18,9 @@ struct MessageTemplate {
         var literalCount: Int
         var capture: Int
         var greedy: Bool
+        /// A literal without tabs and without two spaces in a row: an exact byte match of it is a match (see
+        /// `TemplateMatcher.matchLiteral`).
+        var simple = false
         var isLiteral: Bool { capture == -2 }
     }
 
@@ -58,7 +61,9 @@ struct MessageTemplate {
             if let l = r.lit {
                 let p = UnsafeMutablePointer<UInt8>.allocate(capacity: l.count)
                 p.initialize(from: l, count: l.count)
-                buf[k] = Part(literal: UnsafePointer(p), literalCount: l.count, capture: -2, greedy: false)
+                var simple = !l.contains(9)
+                for j in 1..<max(l.count, 1) where l[j] == 32 && l[j - 1] == 32 { simple = false }
+                buf[k] = Part(literal: UnsafePointer(p), literalCount: l.count, capture: -2, greedy: false, simple: simple)
             } else {
                 buf[k] = Part(literal: UnsafePointer(bitPattern: 1)!, literalCount: 0, capture: r.cap, greedy: r.greedy)
             }
@@ -170,8 +175,49 @@ enum TemplateMatcher {
     }
 
     /// Matches a literal at `pos`; a space matches a run of spaces/tabs. Returns the position after it.
+    ///
+    /// Simple literals are compared 8 bytes at a time. Bytes equal to the literal match it (each inner space is
+    /// followed by the literal's next, non-space byte, so its run has length one; a trailing space's run is
+    /// skipped). At the first differing byte `k` the byte-wise rules would fail the same way unless whitespace
+    /// is involved there (literal[k] or literal[k-1] a space, or a space/tab in the message): only then, or
+    /// when the message is shorter than the literal, the byte-wise matcher decides.
     @inline(__always)
-    private static func matchLiteral(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ pos: Int) -> Int? {
+    static func matchLiteral(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ pos: Int) -> Int? {
+        let m = l.literalCount
+        if l.simple && m > 0 && pos + m <= n {
+            let a = UnsafeRawPointer(p + pos), b = UnsafeRawPointer(l.literal)
+            var k = 0
+            var differs = -1
+            while k + 8 <= m {
+                let x = a.loadUnaligned(fromByteOffset: k, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                if x != 0 {
+                    differs = k + (x.littleEndian.trailingZeroBitCount >> 3)
+                    break
+                }
+                k += 8
+            }
+            if differs < 0 {
+                while k < m {
+                    if p[pos + k] != l.literal[k] {
+                        differs = k
+                        break
+                    }
+                    k += 1
+                }
+            }
+            if differs < 0 {
+                var i = pos + m
+                if l.literal[m - 1] == 32 { while i < n && isSpace(p[i]) { i += 1 } }
+                return i
+            }
+            let c = l.literal[differs]
+            if c != 32 && !isSpace(p[pos + differs]) && (differs == 0 || l.literal[differs - 1] != 32) { return nil }
+        }
+        return matchLiteralBytewise(l, p, n, pos)
+    }
+
+    @inline(__always)
+    static func matchLiteralBytewise(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ pos: Int) -> Int? {
         var i = pos
         let lp = l.literal
         for j in 0..<l.literalCount {

@@ -219,6 +219,8 @@ final class SinkSetOutput: FindingOutput {
 
     var failure: Diagnostic? { sinks.firstError }
 
+    var syncedFiles: [SyncedFile] { sinks.syncedFiles }
+
     deinit {
         let summary = sinks.close()
         for d in summary.warnings { AlertOutputs.stderr(d.description + "\n") }

@@ -15,36 +15,12 @@ protocol FindingOutput: AnyObject {
     func sync()
     /// The first write problem, if any.
     var failure: Diagnostic? { get }
+    /// The file outputs' identities and lengths after the last `sync` (what a state commit records).
+    var syncedFiles: [SyncedFile] { get }
 }
 
-/// `AlertWriter` behind `FindingOutput`; `sync` also fsyncs an output file, so that state committed after it
-/// never covers findings still in the page cache only.
-final class AlertWriterOutput: FindingOutput {
-    let writer: AlertWriter
-    let path: String?
-
-    init(_ writer: AlertWriter, path: String?) {
-        self.writer = writer
-        self.path = path
-    }
-
-    func write(_ f: Finding) { writer.write(f) }
-
-    func flush() { writer.flush() }
-
-    func sync() {
-        writer.flush()
-        if let path {
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            if fd >= 0 {
-                fsync(fd)
-                close(fd)
-            }
-        }
-    }
-
-    var failure: Diagnostic? { writer.error }
-
+/// Opens the alert outputs of `scan --incremental` and `tail`.
+enum AlertWriterOutput {
     /// The run's alert outputs (`AlertOutputs`: stdout, file, syslog, webhook, store), behind `FindingOutput`.
     static func make(_ options: ScanOptions) -> Result<any FindingOutput, Diagnostic> {
         do {
@@ -76,7 +52,8 @@ final class DetectionStack {
     var muted = false
     private(set) var written = 0
     private(set) var atFailLevel = 0
-    private let output: any FindingOutput
+    /// Kept when rules are reloaded (`tail` on SIGHUP): a new stack is built over the same outputs.
+    let output: any FindingOutput
 
     var errors: [Diagnostic] { diagnostics.filter { $0.kind == .error } }
 
@@ -206,6 +183,8 @@ final class DetectionStack {
     func sync() { output.sync() }
 
     var outputFailure: Diagnostic? { output.failure }
+
+    var syncedFiles: [SyncedFile] { output.syncedFiles }
 
     /// Log time reached by the engines (nil before the first event).
     var horizon: Int64 {

@@ -4,6 +4,7 @@ import FlowhoundDetect
 import FlowhoundIngest
 import FlowhoundParse
 import FlowhoundRules
+import FlowhoundSinks
 import FlowhoundState
 
 /// What `flowhound tail` was asked to do.
@@ -23,6 +24,10 @@ package struct TailOptions: Sendable {
     package var commitIntervalMs: Int64 = 1000
     /// Renamed or deleted files held open at most (item 22); the oldest is closed first, with a warning.
     package var maxRotatedOpen = 64
+    /// `--from TIME`: a file without saved position starts at its first line at or after this log time.
+    package var since: Timestamp?
+    /// `--stale-after`: warn when the saved state was committed longer ago than this (seconds).
+    package var staleAfterSeconds: Int64?
 
     package init(patterns: [String]) { self.patterns = patterns }
 }
@@ -51,6 +56,8 @@ package final class TailRunner {
     private var raw: RawLineOutput?
     private let journal: CarryJournal?
     private var store: StateStore?
+    /// `<state>.lock`, held while tail runs.
+    private var lock: StateLock?
     private var saved = IngestState()
     private var followers: [Follower] = []
     /// Positions of files no longer open (drained generations), kept so a restart does not read them again.
@@ -75,6 +82,7 @@ package final class TailRunner {
 
     /// Runs until SIGTERM/SIGINT (exit status 0) or a start-up error (2).
     package func run() -> Int32 {
+        Self.raiseDescriptorLimit()
         if let why = watcher.pollingReason, !options.poll { say("flowhound: polling every \(options.pollIntervalMs) ms: \(why)") }
         guard setUp() else { return 2 }
         installSignals()
@@ -91,7 +99,7 @@ package final class TailRunner {
             if wake == .external {
                 var stop = false
                 for s in readSignals() {
-                    if s == SIGHUP { reload() } else { stop = true }
+                    if s == SIGHUP { hangup() } else { stop = true }
                 }
                 if stop {
                     shutdown()
@@ -106,15 +114,39 @@ package final class TailRunner {
 
     private func setUp() -> Bool {
         if let statePath = options.statePath {
+            // one process per state: a second tail or a cron run would move positions and cut outputs under us
+            switch StateLock.acquire(statePath: statePath, wait: false) {
+            case .success(let l): lock = l
+            case .failure(.busy(let holder, let since)):
+                var inc = IncrementalOptions(statePath: statePath)
+                inc.staleAfterSeconds = options.staleAfterSeconds
+                if let w = IncrementalRunner.staleLockWarning(inc, holder: holder, since: since) { report(w) }
+                report(
+                    Diagnostic(
+                        code: "state_locked",
+                        "another flowhound run (pid \(holder)) is using this state; stop it, or give this tail its own --state",
+                        at: FileLocation(path: statePath + ".lock")))
+                return false
+            case .failure(.failed(let d)):
+                report(d)
+                return false
+            }
             var inc = IncrementalOptions(statePath: statePath)
             inc.from = options.from
             do {
                 let (s, state, baseline) = try IncrementalRunner.openState(inc, diagnostics: diagnostics)
                 store = s
                 saved = state
+                inc.staleAfterSeconds = options.staleAfterSeconds
+                if let w = IncrementalRunner.staleStateWarning(inc, saved: state, now: wallClockNanoseconds()) { report(w) }
                 if options.emitRaw == false, let baseline { pendingBaseline = baseline }
             } catch {
                 report(error)
+                return false
+            }
+            // an output file loses what was written after the last commit: it is written again from there
+            if let d = OutputRecovery.prepare(store!, saved: saved.outputs, paths: OutputRecovery.filePaths(scanOptions), say: say) {
+                report(d)
                 return false
             }
         }
@@ -134,14 +166,19 @@ package final class TailRunner {
 
     private var pendingBaseline: BaselineSnapshot?
 
-    /// A detection stack over a fresh output, or nil (errors printed) when the rules or site have errors.
-    private func makeStack() -> DetectionStack? {
+    /// A detection stack over `reusing` (a reload keeps the outputs, their queues and suppression) or over
+    /// fresh outputs, or nil (errors printed) when the rules or site have errors.
+    private func makeStack(reusing: (any FindingOutput)? = nil) -> DetectionStack? {
         let output: any FindingOutput
-        switch AlertWriterOutput.make(scanOptions) {
-        case .success(let o): output = o
-        case .failure(let d):
-            report(d)
-            return nil
+        if let reusing {
+            output = reusing
+        } else {
+            switch AlertWriterOutput.make(scanOptions) {
+            case .success(let o): output = o
+            case .failure(let d):
+                report(d)
+                return nil
+            }
         }
         let s = DetectionStack(options: scanOptions, output: output)
         for d in s.diagnostics { diagnostics(d.description + "\n") }
@@ -196,6 +233,10 @@ package final class TailRunner {
         let now = wallClockNanoseconds()
         var inc = IncrementalOptions(statePath: options.statePath ?? "")
         inc.from = options.from
+        inc.since = options.since
+        inc.sinceZone = stack?.timeZone ?? .utc
+        inc.sinceFormat = scanOptions.forcedFormat
+        inc.maxLineLength = scanOptions.maxLineLength
         primaries = currentPrimaries()
         for p in options.patterns where !Glob.hasMagic(p) && !primaries.contains(p) { primaries.append(p) }
         for primary in primaries {
@@ -228,8 +269,91 @@ package final class TailRunner {
         dirty = true
     }
 
+    /// Planned files not open yet: the descriptor limit was reached (or opening failed for another reason while
+    /// the file exists). Retried on every wake-up from their planned position, reported once each.
+    private var deferred: [(item: ReadItem, rotated: Bool)] = []
+    private var reportedUnopened = Set<String>()
+    /// Descriptors kept free for the state store, the outputs and short-lived probes.
+    private let descriptorReserve = 8
+
+    /// Whether another file can be held open without starving the state store (RLIMIT_NOFILE).
+    private func descriptorRoom() -> (Bool, UInt64) {
+        var rl = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return (true, 0) }
+        guard let dir = opendir("/proc/self/fd") else { return (true, UInt64(rl.rlim_cur)) }
+        var used: UInt64 = 0
+        while readdir(dir) != nil { used += 1 }
+        closedir(dir)
+        // ".", ".." and the directory's own descriptor are not in use afterwards
+        used = used > 3 ? used - 3 : 0
+        return (used + UInt64(descriptorReserve) < UInt64(rl.rlim_cur), UInt64(rl.rlim_cur))
+    }
+
+    /// Raises the soft descriptor limit to the hard one (systemd and shells often start at 1024).
+    static func raiseDescriptorLimit() {
+        var rl = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0, rl.rlim_cur < rl.rlim_max else { return }
+        rl.rlim_cur = rl.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl)
+    }
+
+    private func deferOpen(_ item: ReadItem, rotated: Bool, why: String) {
+        if !deferred.contains(where: { $0.item.path == item.path && $0.item.identity.inode == item.identity.inode }) {
+            deferred.append((item, rotated))
+        }
+        if reportedUnopened.insert(item.path).inserted {
+            report(
+                Diagnostic(
+                    .warning, code: "not_followed", "not followed yet: \(why); retried at every change, from where it was",
+                    at: FileLocation(path: item.path, byteOffset: item.start)))
+        }
+    }
+
+    /// Opens the deferred files that can be opened now (oldest plan first).
+    private func retryDeferred() {
+        guard !deferred.isEmpty else { return }
+        let waiting = deferred
+        deferred = []
+        for (item, rotated) in waiting {
+            if access(item.path, F_OK) != 0 { continue }  // gone: its identity is looked for like any other
+            open(item, rotated: rotated)
+            if followers.contains(where: { $0.path == item.path }) && reportedUnopened.remove(item.path) != nil {
+                say("flowhound: \(item.path): now followed")
+            }
+        }
+    }
+
     private func open(_ item: ReadItem, rotated: Bool) {
-        guard case .success(let fd) = FileProbe.open(item.path) else { return }
+        let (room, limit) = descriptorRoom()
+        if !room {
+            deferOpen(
+                item, rotated: rotated,
+                why: "no file descriptor left (RLIMIT_NOFILE \(limit), \(followers.count) files open); raise it with "
+                    + "ulimit -n or LimitNOFILE=")
+            return
+        }
+        guard case .success(var fd) = FileProbe.open(item.path) else {
+            if access(item.path, F_OK) == 0 {
+                deferOpen(item, rotated: rotated, why: "cannot open it: \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        var item = item
+        var rotated = rotated
+        if !item.identity.compressed, let (dev, ino, _, _, _) = FileProbe.stat(fd: fd),
+            dev != item.identity.device || ino != item.identity.inode,
+            let moved = renamedAway(item)
+        {
+            // Renamed away between planning and opening (logrotate ran during the start-up catch-up): follow the
+            // planned file where it is now, as a rotated file, and let the next wake-up open the new file at the
+            // name from 0. Taking the new file for a truncation of the old one instead would read the old one's
+            // rest once, stop following it, and deliver what the writer still appends to it (before its HUP)
+            // only at the next restart, after newer lines: the "order breaks" of the rotation matrix.
+            close(fd)
+            fd = moved.fd
+            item.path = moved.path
+            rotated = true
+        }
         guard case .success(let identity) = FileProbe.identity(fd: fd, path: item.path) else {
             close(fd)
             return
@@ -256,6 +380,18 @@ package final class TailRunner {
         f.sink.discard = false
         watcher.watch(item.path, directory: false)
         dirty = true
+    }
+
+    /// The planned file of `item` under another name next to its primary (same device and inode), opened.
+    private func renamedAway(_ item: ReadItem) -> (path: String, fd: Int32)? {
+        for cand in RotatedGenerations.siblings(of: item.primary) {
+            guard case .success(let fd) = FileProbe.open(cand.path) else { continue }
+            if let (dev, ino, _, _, _) = FileProbe.stat(fd: fd), dev == item.identity.device, ino == item.identity.inode {
+                return (cand.path, fd)
+            }
+            close(fd)
+        }
+        return nil
     }
 
     private func makeSink(for f: Follower, startOffset: Int64) -> TrackedSink {
@@ -285,6 +421,7 @@ package final class TailRunner {
     /// One wake-up: re-resolve names, check open files, read what is new, flush, commit when due.
     private func step() {
         let now = wallClockNanoseconds()
+        retryDeferred()
         reconcile(now)
         for f in followers { pump(f) }
         retireDrained(now)
@@ -311,6 +448,8 @@ package final class TailRunner {
             }
             guard exists else { continue }
             if followers.contains(where: { $0.primary == name && $0.rotatedSince == nil }) { continue }
+            // planned but not open yet (descriptor limit): it is opened from its planned position, not from 0
+            if deferred.contains(where: { $0.item.path == name && $0.item.identity.inode == UInt64(st.st_ino) }) { continue }
             // the name points at a file we already hold (a symlink switched back, a rename onto the name)
             if let held = followers.first(where: {
                 $0.identity.device == UInt64(st.st_dev) && $0.identity.inode == UInt64(st.st_ino)
@@ -485,6 +624,15 @@ package final class TailRunner {
         let mine = Set(primaries)
         next.checkpoints = saved.checkpoints.filter { !mine.contains($0.primary) }
         var cks = retired + followers.map { $0.checkpoint(now: now) }
+        // files planned but not opened yet keep their planned position
+        for (item, _) in deferred {
+            var c = Checkpoint(
+                primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                compressed: item.identity.compressed, done: false, active: item.path == item.primary, seenAt: now)
+            c.insideCutLine = item.insideCutLine
+            cks.append(c)
+        }
         // a file held open and also retired (a gap copy): keep the newest position per identity
         var seen = Set<String>()
         cks = cks.reversed().filter { seen.insert("\($0.device)/\($0.inode)/\($0.prefix.count)/\($0.path)").inserted }.reversed()
@@ -500,6 +648,9 @@ package final class TailRunner {
             next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
         }
         next.findingsWritten = final
+        // the output files as that sync left them, in the same transaction as the positions they go with
+        next.outputs = OutputRecovery.positions(stack?.syncedFiles ?? raw?.syncedFile.map { [$0] } ?? [])
+        next.committedAt = now
         do {
             try store.commit(next, baseline: final ? stack?.behaviour.snapshot() : nil)
         } catch {
@@ -507,13 +658,23 @@ package final class TailRunner {
         }
     }
 
-    private func reload() {
-        guard stack != nil else {
-            say("flowhound: SIGHUP: nothing to reload in --emit-raw mode")
-            return
+    /// SIGHUP: output files are reopened (logrotate moved them away), rules and site reloaded. A commit before
+    /// the reopen records the old files complete; one after it records the new files, so a crash in between
+    /// never leaves alerts after the last commit in a file that the next start cannot cut back.
+    private func hangup() {
+        commit(final: false)
+        HangupSignal.reopenRequested()
+        if let raw {
+            do { try raw.reopen() } catch { report(error) }
         }
+        if stack != nil { reload() } else { say("flowhound: SIGHUP: output reopened (no rules to reload in --emit-raw mode)") }
+        commit(final: false)
+    }
+
+    private func reload() {
+        guard let old = stack else { return }
         say("flowhound: SIGHUP: reloading rules and site")
-        guard let fresh = makeStack() else {
+        guard let fresh = makeStack(reusing: old.output) else {
             say("flowhound: SIGHUP: the new rules or site have errors (above); keeping the rules loaded before")
             return
         }

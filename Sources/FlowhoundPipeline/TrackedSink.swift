@@ -2,12 +2,13 @@ import FlowhoundCore
 import FlowhoundDetect
 import FlowhoundIngest
 import FlowhoundParse
+import FlowhoundSinks
 import FlowhoundState
 
 /// Raw line output (`--emit-raw`): every new line as read, one per line, instead of detection. It is what
 /// the rotation harness checks, and a way to use flowhound as a rotation-proof `tail`.
 final class RawLineOutput {
-    private let fd: Int32
+    private var fd: Int32
     private let owns: Bool
     private var buffer: [UInt8] = []
     private(set) var failure: Diagnostic?
@@ -64,7 +65,27 @@ final class RawLineOutput {
     /// `flush`, then fsync when writing to a file.
     func sync() {
         flush()
-        if owns { fsync(fd) }
+        if owns {
+            fsync(fd)
+            syncedFile = SyncedFile.of(fd: fd, path: destination)
+        }
+    }
+
+    /// The output file's identity and length after the last `sync` (nil for standard output).
+    private(set) var syncedFile: SyncedFile?
+
+    /// Writes what is buffered, then opens the path again (SIGHUP after logrotate moved the file away).
+    func reopen() throws(Diagnostic) {
+        guard owns else { return }
+        flush()
+        let d = open(destination, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        if d < 0 {
+            throw Diagnostic(
+                code: "cannot_open_output", "cannot reopen output: \(String(cString: strerror(errno))); still writing to the old file",
+                at: FileLocation(path: destination))
+        }
+        close(fd)
+        fd = d
     }
 }
 

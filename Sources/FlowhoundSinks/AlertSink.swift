@@ -40,6 +40,9 @@ package protocol AlertSinkBackend: AnyObject {
     func reopen() throws(SinkError)
     /// Makes what was written durable (a file sink: `fsync`). Default: nothing.
     func sync()
+    /// A file sink: the file's identity and length as the last `sync` left it (read from any thread). Default:
+    /// nil (not a file: standard output, network sinks, the store).
+    var syncedFile: SyncedFile? { get }
     /// Writes out anything buffered and releases the destination.
     func close()
 }
@@ -47,6 +50,29 @@ package protocol AlertSinkBackend: AnyObject {
 extension AlertSinkBackend {
     package func reopen() throws(SinkError) {}
     package func sync() {}
+    package var syncedFile: SyncedFile? { nil }
+}
+
+/// An output file after an fsync: where it is, which inode it is, and how long it was.
+package struct SyncedFile: Sendable, Equatable {
+    package var path: String
+    package var device: UInt64
+    package var inode: UInt64
+    package var length: Int64
+
+    package init(path: String, device: UInt64, inode: UInt64, length: Int64) {
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.length = length
+    }
+
+    /// The identity and length of the open file `fd` (nil when fstat fails).
+    package static func of(fd: Int32, path: String) -> SyncedFile? {
+        var st = stat()
+        guard fd >= 0, fstat(fd, &st) == 0 else { return nil }
+        return SyncedFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), length: Int64(st.st_size))
+    }
 }
 
 /// What a backend may ask its worker while it writes: whether shutdown gave up waiting (then retries stop).

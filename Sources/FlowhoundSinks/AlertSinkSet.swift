@@ -98,6 +98,9 @@ package final class AlertSinkSet: Sendable {
         for o in outputs { o.worker.sync(deadline: o.flushTimeout.map { start + $0 }) }
     }
 
+    /// The file outputs as the last `sync` left them (identity and length), for the state commit.
+    package var syncedFiles: [SyncedFile] { outputs.compactMap { $0.worker.syncedFile } }
+
     /// The first write error of any output so far.
     package var firstError: Diagnostic? {
         outputs.lazy.compactMap { $0.worker.firstError?.diagnostic }.first

@@ -201,6 +201,9 @@ package final class SinkWorker: @unchecked Sendable {  // all mutable state is g
         return true
     }
 
+    /// A file output's identity and length after its last sync (nil for other outputs).
+    package var syncedFile: SyncedFile? { backend.syncedFile }
+
     /// The first write error so far.
     package var firstError: SinkError? { lock.withLock { stats.firstError } }
 

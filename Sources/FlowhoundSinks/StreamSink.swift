@@ -1,4 +1,5 @@
 import FlowhoundCore
+import Synchronization
 
 /// Standard output or a file opened for appending (created with mode 0640), in JSON lines, text or CSV.
 ///
@@ -14,6 +15,7 @@ package final class StreamSink: AlertSinkBackend {
     private var fd: Int32
     private var headerPending: Bool
     private var buffer: [UInt8] = []
+    private let synced = Mutex<SyncedFile?>(nil)
 
     /// Writes to standard output; `colour` only for text on a terminal.
     package init(stdoutFormat format: AlertFormat, colour: Bool) {
@@ -89,8 +91,13 @@ package final class StreamSink: AlertSinkBackend {
     }
 
     package func sync() {
-        if path != nil && fd >= 0 { fsync(fd) }
+        guard let path, fd >= 0 else { return }
+        fsync(fd)
+        let now = SyncedFile.of(fd: fd, path: path)
+        synced.withLock { $0 = now }
     }
+
+    package var syncedFile: SyncedFile? { synced.withLock { $0 } }
 
     package func close() {
         if path != nil && fd >= 0 { Glibc.close(fd) }

@@ -67,9 +67,32 @@ package struct CarriedLine: Sendable, Equatable {
     }
 }
 
+/// An alert (or `--emit-raw`) output file as it was when the state was committed: its identity and its
+/// length after the flush and fsync that the commit covers. On the next start a file that is still this
+/// inode and has grown is cut back to `length` before the inputs resume from their checkpoints, so what was
+/// written after the last commit is written again exactly once (exactly-once delivery to files).
+package struct OutputPosition: Sendable, Equatable {
+    /// The path as the output was named (`--output FILE`, `file:FILE`).
+    package var path: String
+    package var device: UInt64
+    package var inode: UInt64
+    package var length: Int64
+
+    package init(path: String, device: UInt64, inode: UInt64, length: Int64) {
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.length = length
+    }
+}
+
 /// Everything `scan --incremental` and `tail` carry from one run to the next, committed in one transaction.
 package struct IngestState: Sendable, Equatable {
     package var checkpoints: [Checkpoint] = []
+    /// The output files' identities and lengths covered by this commit.
+    package var outputs: [OutputPosition] = []
+    /// Wall-clock time (ns) of the commit (0 when nothing was committed yet, or by a version without it).
+    package var committedAt: Int64 = 0
     /// Wall-clock start (ns) of the last run that read each primary.
     package var runStarts: [String: Int64] = [:]
     package var carried: [CarriedLine] = []
@@ -120,6 +143,14 @@ extension StateStore {
                 t.column("bytes", .blob).notNull()
             }
         }
+        m.registerMigration("v3-output-positions") { db in
+            try db.create(table: "output_position") { t in
+                t.primaryKey("path", .text)
+                t.column("device", .integer).notNull()
+                t.column("inode", .integer).notNull()
+                t.column("length", .integer).notNull()
+            }
+        }
     }
 
     /// The saved checkpoints, run starts and carried lines (empty when nothing was committed yet).
@@ -143,6 +174,15 @@ extension StateStore {
                 if let v = try Int64.fetchOne(db, sql: "SELECT value FROM ingest_meta WHERE key = 'findings_written'") {
                     s.findingsWritten = v != 0
                 }
+                if let v = try Int64.fetchOne(db, sql: "SELECT value FROM ingest_meta WHERE key = 'committed_at'") {
+                    s.committedAt = v
+                }
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM output_position ORDER BY path") {
+                    s.outputs.append(
+                        OutputPosition(
+                            path: r["path"], device: UInt64(bitPattern: r["device"] as Int64),
+                            inode: UInt64(bitPattern: r["inode"] as Int64), length: r["length"]))
+                }
                 for r in try Row.fetchAll(db, sql: "SELECT * FROM carried_line ORDER BY seq") {
                     s.carried.append(
                         CarriedLine(
@@ -159,14 +199,40 @@ extension StateStore {
         }
     }
 
+    /// Records the output files' identities and lengths at the start of a run (after they were cut back), for
+    /// the outputs named in `positions` only: until the run's first commit a crash cuts them back to here.
+    package func saveOutputPositions(_ positions: [OutputPosition]) throws(Diagnostic) {
+        do {
+            try queue.write { db in
+                let del = try db.makeStatement(sql: "DELETE FROM output_position WHERE path = ?")
+                let ins = try db.makeStatement(sql: "INSERT INTO output_position VALUES (?, ?, ?, ?)")
+                for o in positions {
+                    try del.execute(arguments: [o.path])
+                    try ins.execute(arguments: [o.path, Int64(bitPattern: o.device), Int64(bitPattern: o.inode), o.length])
+                }
+            }
+        } catch {
+            throw Diagnostic(code: "state_store", "cannot save the output files' lengths: \(error)", at: FileLocation(path: path))
+        }
+    }
+
     /// Replaces the saved positions, run starts and carried lines, and (when given) the baseline, in **one**
     /// transaction: after a crash either all of the old state or all of the new state is there.
     package func commit(_ s: IngestState, baseline: BaselineSnapshot?) throws(Diagnostic) {
         do {
             try queue.write { db in
-                try db.execute(sql: "DELETE FROM checkpoint; DELETE FROM ingest_run; DELETE FROM carried_line; DELETE FROM ingest_meta")
+                try db.execute(
+                    sql: """
+                        DELETE FROM checkpoint; DELETE FROM ingest_run; DELETE FROM carried_line; DELETE FROM ingest_meta;
+                        DELETE FROM output_position
+                        """)
                 try db.execute(
                     sql: "INSERT INTO ingest_meta VALUES ('findings_written', ?)", arguments: [s.findingsWritten ? 1 : 0])
+                try db.execute(sql: "INSERT INTO ingest_meta VALUES ('committed_at', ?)", arguments: [s.committedAt])
+                let out = try db.makeStatement(sql: "INSERT OR REPLACE INTO output_position VALUES (?, ?, ?, ?)")
+                for o in s.outputs {
+                    try out.execute(arguments: [o.path, Int64(bitPattern: o.device), Int64(bitPattern: o.inode), o.length])
+                }
                 let ck = try db.makeStatement(
                     sql: """
                         INSERT INTO checkpoint (primary_path, path, device, inode, prefix, offset, line, marker,

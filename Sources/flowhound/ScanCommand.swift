@@ -44,26 +44,8 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .customLong("format"), help: "Input format, instead of detecting it per input.")
     var format: LogFormat?
 
-    @Option(name: .customLong("alert-format"), help: "json, text, or auto (text on a terminal, else json).")
-    var alertFormat: AlertFormatChoice = .auto
-
-    @Option(
-        name: .customLong("output"),
-        help: ArgumentHelp(
-            "An alert output (repeatable): -, FILE, file:FILE, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+unix:///dev/log, https://URL, sqlite:DB; options follow as key=value words.",
-            discussion: "Default: standard output. See README \"Alert outputs\" for the options (format=, queue=, ca=, …)."))
-    var output: [String] = []
-
-    @Option(name: .customLong("outputs-file"), help: "A file of alert outputs, one spec per line (# comments).")
-    var outputsFile: String?
-
-    @Option(name: .customLong("store"), help: "Also write alerts to this SQLite alert store (same as --output sqlite:DB).")
-    var store: String?
-
-    @Option(
-        name: .customLong("suppress"),
-        help: "Merge repeats of a finding within this much log time (90s, 15m, 1h, 1d) into the first alert; with a store, across runs.")
-    var suppress: String?
+    @OptionGroup(title: "Alert outputs")
+    var outputs: AlertOutputFlags
 
     @Flag(name: .customLong("no-progress"), help: "No progress bar (it is drawn only when standard error is a terminal).")
     var noProgress = false
@@ -96,12 +78,9 @@ struct ScanCommand: ParsableCommand {
     func validate() throws {
         if paths.isEmpty { throw ValidationError("name at least one file, directory or -") }
         if !incremental.incremental && incremental.anyGiven {
-            throw ValidationError("--wait, --from, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
+            throw ValidationError("--wait, --from, --since, --stale-after, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
         }
         if mergeWindow < 0 { throw ValidationError("--merge-window must be 0 or more seconds") }
-        if let suppress, DurationText.seconds(suppress) == nil {
-            throw ValidationError("--suppress takes a duration such as 90s, 15m, 1h or 1d")
-        }
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
         if maxLineLength < 64 || maxLineLength > 64 << 20 {
             throw ValidationError("--max-line-length must be between 64 and 67108864")
@@ -115,37 +94,7 @@ struct ScanCommand: ParsableCommand {
         o.sitePath = site
         o.fieldMapPath = fieldMap
         o.statePath = state
-        var specs: [OutputSpec] = []
-        do {
-            for text in output { specs.append(try OutputSpec.parse(text)) }
-            if let outputsFile { specs += try OutputSpec.load(file: outputsFile) }
-        } catch {
-            FileOutput.stderr(error.description + "\n")
-            throw ExitCode(ExitStatus.error)
-        }
-        if let store {
-            // "also": with no other output named, alerts still go to standard output
-            if specs.isEmpty { specs.append(OutputSpec(kind: .stdout, display: "stdout")) }
-            specs.append(OutputSpec(kind: .sqlite(store), display: "sqlite:" + store))
-        }
-        // a single plain file is the classic `--output FILE` (also what --incremental --emit-raw writes to)
-        if specs.count == 1, case .file(let path) = specs[0].kind, specs[0].options.isEmpty {
-            o.outputPath = path
-            specs = []
-        }
-        let stdoutIsTerminal = isatty(1) == 1
-        let toTerminal = stdoutIsTerminal && ((specs.isEmpty && o.outputPath == nil) || specs.contains { $0.kind == .stdout })
-        switch alertFormat {
-        case .auto: o.alertFormat = toTerminal ? .text : .json
-        case .json: o.alertFormat = .json
-        case .text: o.alertFormat = .text
-        case .csv: o.alertFormat = .csv
-        }
-        o.alerts.specs = specs
-        o.alerts.fileFormat = alertFormat == .auto ? .json : o.alertFormat
-        o.alerts.stdoutIsTerminal = stdoutIsTerminal && ProcessEnvironment.current["NO_COLOR"] == nil
-        o.alerts.suppressSeconds = suppress.flatMap(DurationText.seconds)
-        o.colour = o.alerts.stdoutIsTerminal && o.alertFormat == .text
+        try outputs.apply(to: &o, emitRaw: incremental.incremental && incremental.emitRaw)
         o.progress = !noProgress && !quiet && isatty(2) == 1
         o.minimumLevel = minLevel.severity
         o.failLevel = failLevel.severity

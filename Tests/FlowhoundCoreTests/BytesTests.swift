@@ -59,4 +59,26 @@ private func with<T>(_ s: String, _ body: (UnsafePointer<UInt8>, Int) -> T) -> T
             #expect(CivilDate.days(year: y, month: m, day: d) == days)
         }
     }
+
+    /// `find` scans for the second byte of a needle that starts with a space: same answers as a plain search.
+    @Test func findAgreesWithANaiveSearchOnRandomText() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array(" fromp\t".utf8)
+        func naive(_ h: [UInt8], _ n: [UInt8]) -> Int? {
+            if n.isEmpty { return 0 }
+            if n.count > h.count { return nil }
+            for j in 0...(h.count - n.count) where Array(h[j..<(j + n.count)]) == n { return j }
+            return nil
+        }
+        for _ in 0..<5_000 {
+            let hay = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let needle = (0..<Int.random(in: 1...6, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let got = hay.withUnsafeBufferPointer { h in
+                needle.withUnsafeBufferPointer { n in
+                    Bytes.find(h.baseAddress ?? UnsafePointer(bitPattern: 1)!, h.count, n.baseAddress!, n.count)
+                }
+            }
+            #expect(got == naive(hay, needle), "hay \(hay) needle \(needle)")
+        }
+    }
 }

@@ -599,3 +599,67 @@ private func correlation(
         #expect(h.engine.counters.valuesTruncated == 2)
     }
 }
+
+/// Group keys are compared as bytes (`GroupKeyCodec`): the same groups as comparing the display strings.
+@Suite struct CorrelationKeyTests {
+    func burst(groupBy: [String] = ["src"], policy: CorrelationPolicy = CorrelationPolicy()) -> CorrelationHarness {
+        CorrelationHarness(
+            [baseRule("fail"), correlation("burst", type: "event_count", rules: ["fail"], groupBy: groupBy, timespan: "60s", condition: "{gte: 3}")],
+            policy: policy)
+    }
+
+    @Test func addressSpellingsShareOneGroupUnderTheCanonicalForm() {
+        let h = burst()
+        h.feed("fail", at: 1, ["src": "2001:DB8:0:0::1"])
+        h.feed("fail", at: 2, ["src": "2001:0db8::0001"])
+        h.feed("fail", at: 3, ["src": "2001:db8::1"])
+        h.feed("fail", at: 4, ["src": "2001:db8::2"])
+        let f = h.finish()
+        #expect(f.count == 1)
+        #expect(f.first?.group["src"] == "2001:db8::1")
+        #expect(f.first?.count == 3)
+        #expect(f.first?.sourceIP == "2001:db8::1")
+    }
+
+    @Test func textKeysFoldASCIIOnlyAndKeepSeparateValuesApart() {
+        let h = burst(groupBy: ["user", "host"])
+        h.feed("fail", at: 1, ["user": "JöRG", "host": "A"])
+        h.feed("fail", at: 2, ["user": "jörg", "host": "a"])
+        h.feed("fail", at: 3, ["user": "jÖrg", "host": "a"])  // Ö is not ASCII: another group
+        h.feed("fail", at: 4, ["user": "Jörg", "host": "a"])
+        h.feed("fail", at: 5, ["user": "jörg", "host": "ab"])
+        let f = h.finish()
+        #expect(f.count == 1)
+        #expect(f.first?.group["user"] == "jörg" && f.first?.group["host"] == "a")
+        #expect(f.first?.lines == [1, 2, 4])
+        #expect(f.first?.userName == nil)  // the lines disagree on the user's spelling
+        #expect(h.engine.groupCount == 0)
+    }
+
+    /// A text value is truncated to `maxValueBytes` (counted) before it is compared.
+    @Test func longValuesCompareOnTheirFirstBytes() {
+        let h = burst(groupBy: ["user"], policy: CorrelationPolicy(maxValueBytes: 4))
+        for (t, u) in [(1, "abcdX"), (2, "ABCDy"), (3, "abcd")] { h.feed("fail", at: Int64(t), ["user": u]) }
+        let f = h.finish()
+        #expect(f.count == 1 && f.first?.group["user"] == "abcd")
+        #expect(h.engine.counters.valuesTruncated == 2)
+    }
+
+    /// Groups removed after their window are reused for new keys: nothing of the old group may show.
+    @Test func reusedGroupsStartEmpty() {
+        let h = burst()
+        var t: Int64 = 0
+        for i in 0..<2_000 {
+            h.feed("fail", at: t, ["src": "10.1.\(i >> 8).\(i & 255)", "user": "u\(i)"])
+            h.feed("fail", at: t + 1, ["src": "10.1.\(i >> 8).\(i & 255)", "user": "u\(i)"])
+            t += 400  // past span + late tolerance: the group expires before the next one starts
+        }
+        for k: Int64 in 0..<3 { h.feed("fail", at: t + k, ["src": "10.9.9.9", "user": "root"]) }
+        let f = h.finish()
+        #expect(f.count == 1)
+        #expect(f.first?.count == 3 && f.first?.lines == [4_001, 4_002, 4_003])
+        #expect(f.first?.sourceIP == "10.9.9.9" && f.first?.userName == "root")
+        #expect(f.first?.firstSeen == Timestamp(seconds: t))
+        #expect(h.engine.counters.groupsExpired >= 1_999)
+    }
+}

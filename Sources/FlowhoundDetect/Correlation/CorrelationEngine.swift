@@ -71,6 +71,8 @@ package final class CorrelationEngine {
     private var timers = TimerHeap()
     private var nextDue = Int64.max
     private var bindingCache: [ObjectIdentifier: SchemaBindings] = [:]
+    /// Reused buffer for the group key of the event being observed.
+    private var keyScratch: [UInt8] = []
     private var lastBindings: SchemaBindings?
 
     package init(
@@ -189,19 +191,17 @@ package final class CorrelationEngine {
             for c in consumersOfRule[ruleIndex] { runtimes[c.correlation]?.counters.lateDropped += 1 }
             return
         }
-        var shared: (Evidence, EventEntities)?
+        var shared: RawEvidence?
         for b in bindings.bindings(ruleIndex: ruleIndex, engine: self) {
             guard let rt = runtimes[b.correlation] else { continue }
             let def = rt.def
-            var values: [String] = []
-            values.reserveCapacity(b.groupSlots.count)
+            keyScratch.removeAll(keepingCapacity: true)
             var missing = false
             for slot in b.groupSlots {
-                guard slot >= 0, let v = text(record[slot], fold: true, rt) else {
+                guard slot >= 0, appendKey(record[slot], rt, into: &keyScratch) else {
                     missing = true
                     break
                 }
-                values.append(v)
             }
             if missing {
                 rt.counters.missingGroupKey += 1
@@ -218,20 +218,45 @@ package final class CorrelationEngine {
                 }
             }
             if shared == nil {
-                let n = min(record.lineLength, policy.maxExcerptBytes)
-                let excerpt =
-                    String(decoding: UnsafeBufferPointer(start: record.line, count: n), as: UTF8.self)
-                    + (record.lineLength > n ? "…" : "")
-                shared = (
-                    Evidence(path: origin.path, line: origin.line, byteOffset: origin.byteOffset, excerpt: excerpt),
-                    EventEntities(record: record, schema: schema)
-                )
+                shared = RawEvidence(
+                    record: record, slots: bindings.entitySlots, origin: origin, maxExcerptBytes: policy.maxExcerptBytes)
             }
-            let incoming = Incoming(
-                time: t, source: Int32(b.source), values: values, number: number, value: value,
-                evidence: [shared!.0], entities: shared!.1, format: bindings.format)
-            accept(incoming, rt)
+            let items = [EvidenceItem(time: t, source: Int32(b.source), payload: .raw(shared!))]
+            keyScratch.withUnsafeBytes { key in
+                accept(time: t, source: Int32(b.source), key: key, number: number, value: value, items: items,
+                       format: bindings.format, rt)
+            }
         }
+    }
+
+    /// Appends the key entry of one group-by value (`GroupKeyCodec`); false when the value is absent. The
+    /// entry compares like `text(v, fold: true, rt)` without building that string.
+    private func appendKey(_ v: FieldValue, _ rt: CorrelationRuntime, into key: inout [UInt8]) -> Bool {
+        guard let base = v.base else { return false }
+        if v.listSeparator == 0 {
+            if let ip = IPAddress.parse(base, v.count) {
+                GroupKeyCodec.appendAddress(ip, to: &key)
+                return true
+            }
+            var n = v.count
+            var ascii = true
+            for i in 0..<min(n, policy.maxValueBytes) where base[i] >= 0x80 {
+                ascii = false
+                break
+            }
+            if ascii {
+                // not an address, so its folded text is no address's canonical form either
+                if n > policy.maxValueBytes {
+                    n = policy.maxValueBytes
+                    rt.counters.valuesTruncated += 1
+                }
+                GroupKeyCodec.appendText(base, n, fold: true, to: &key)
+                return true
+            }
+        }
+        guard let s = text(v, fold: true, rt) else { return false }
+        GroupKeyCodec.appendDisplay(s, to: &key)
+        return true
     }
 
     /// A field's text, bounded; addresses in canonical form, other text ASCII-lowercased when `fold`.
@@ -257,22 +282,15 @@ package final class CorrelationEngine {
         return String(decoding: s.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
-    /// One event offered to one correlation.
-    struct Incoming {
-        var time: Int64
-        var source: Int32
-        var values: [String]
-        var number: Double
-        var value: String?
-        var evidence: [Evidence]
-        var entities: EventEntities?
-        var format: String
-    }
-
-    private func accept(_ e: Incoming, _ rt: CorrelationRuntime) {
+    /// One event offered to one correlation: its group key (`GroupKeyCodec`) and evidence.
+    private func accept(
+        time: Int64, source: Int32, key: UnsafeRawBufferPointer, number: Double, value: String?,
+        items: [EvidenceItem], format: String, _ rt: CorrelationRuntime
+    ) {
+        let e = (time: time, source: source, number: number, value: value)
         let def = rt.def
         expire(rt)
-        let g = rt.group(for: e.values, format: e.format, engine: self)
+        let g = rt.group(for: key, format: format, engine: self)
         rt.counters.events += 1
         let entry = WindowEntry(time: e.time, source: e.source, number: e.number, value: e.value)
         let inOrder = e.time >= g.newest
@@ -303,7 +321,6 @@ package final class CorrelationEngine {
             }
         }
         // evidence memory
-        let items = e.evidence.map { EvidenceItem(time: e.time, source: e.source, evidence: $0, entities: e.entities) }
         for item in items {
             if g.recent.count >= policy.maxEvidence { g.recent.removeFirst() }
             g.recent.append(item)
@@ -451,14 +468,14 @@ package final class CorrelationEngine {
         for c in def.consumers {
             guard let outer = runtimes[c.correlation] else { continue }
             let od = outer.def
-            var values: [String] = []
+            var key: [UInt8] = []
             var missing = false
             for name in od.groupFields[c.source] {
                 guard let v = fields[name] else {
                     missing = true
                     break
                 }
-                values.append(v)
+                GroupKeyCodec.appendDisplay(v, to: &key)
             }
             if missing {
                 outer.counters.missingGroupKey += 1
@@ -475,11 +492,13 @@ package final class CorrelationEngine {
                     outer.counters.nonNumeric += 1
                 }
             }
-            accept(
-                Incoming(
-                    time: hi, source: Int32(c.source), values: values, number: number, value: value,
-                    evidence: items.map(\.evidence), entities: entities, format: g.format),
-                outer)
+            let carried = items.map {
+                EvidenceItem(time: hi, source: Int32(c.source), payload: .built($0.evidence, entities))
+            }
+            key.withUnsafeBytes { k in
+                accept(time: hi, source: Int32(c.source), key: k, number: number, value: value, items: carried,
+                       format: g.format, outer)
+            }
         }
     }
 
@@ -667,10 +686,12 @@ struct Binding {
 final class SchemaBindings {
     let schema: Schema
     let format: String
+    let entitySlots: RawEvidence.EntitySlots
     private var perRule: [[Binding]?]
 
     init(schema: Schema, ruleCount: Int) {
         self.schema = schema
+        entitySlots = RawEvidence.EntitySlots(schema)
         format = schema.format.rawValue + (schema.logType.isEmpty ? "" : "/" + schema.logType)
         perRule = Array(repeating: nil, count: ruleCount)
     }
@@ -688,9 +709,11 @@ final class SchemaBindings {
 final class CorrelationRuntime {
     let def: CorrelationDefinition
     var counters = CorrelationCounters()
-    private(set) var index: [String: Int32] = [:]
+    private(set) var index = GroupTable()
     private var slots: [CorrelationGroup?] = []
     private var free: [Int32] = []
+    /// Removed groups kept for reuse (bounded), so that one-event groups do not allocate.
+    private var pool: [CorrelationGroup] = []
     private var head: Int32 = -1
     private var tail: Int32 = -1
     private var generations: UInt32 = 0
@@ -714,20 +737,29 @@ final class CorrelationRuntime {
         return g
     }
 
-    /// The group for `values`, created (evicting the least recently updated group at the cap) if needed, and
-    /// marked most recently updated.
-    func group(for values: [String], format: String, engine: CorrelationEngine) -> CorrelationGroup {
-        let key = values.joined(separator: "\u{1F}")
-        if let s = index[key], let g = slots[Int(s)] {
+    @inline(__always) private func hashOf(_ s: Int32) -> Int { slots[Int(s)]!.keyHash }
+
+    /// The group for the key bytes (`GroupKeyCodec`), created (evicting the least recently updated group at the
+    /// cap) if needed, and marked most recently updated.
+    func group(for key: UnsafeRawBufferPointer, format: String, engine: CorrelationEngine) -> CorrelationGroup {
+        let hash = GroupKeyCodec.hash(key)
+        if let s = index.find(key, hash: hash, keyOf: { (self.slots[Int($0)]!.keyHash, self.slots[Int($0)]!.keyBytes) }),
+            let g = slots[Int(s)]
+        {
             unlink(g)
             link(g)
             return g
         }
         if index.count >= engine.policy.maxGroups, let victim = oldest { engine.evict(victim, self) }
-        var display: [String: String] = [:]
-        for (name, v) in zip(def.groupBy, values) { display[name] = v }
-        let g = CorrelationGroup(
-            key: key, display: display, format: format, sources: def.sources.count, temporal: def.tracksSourceTimes)
+        let g: CorrelationGroup
+        if let r = pool.popLast() {
+            r.reuse(keyBytes: key, keyHash: hash, format: format)
+            g = r
+        } else {
+            g = CorrelationGroup(
+                keyBytes: Array(key), keyHash: hash, groupBy: def.groupBy, format: format, sources: def.sources.count,
+                temporal: def.tracksSourceTimes)
+        }
         generations &+= 1
         g.generation = generations
         let s: Int32
@@ -739,23 +771,26 @@ final class CorrelationRuntime {
             slots.append(g)
         }
         g.slot = s
-        index[key] = s
+        index.insert(slot: s, hash: hash, hashOf: hashOf)
         link(g)
         return g
     }
 
     func remove(_ g: CorrelationGroup) {
-        guard index[g.key] == g.slot else { return }
+        guard g.slot >= 0, Int(g.slot) < slots.count, slots[Int(g.slot)] === g else { return }
         unlink(g)
-        index[g.key] = nil
+        index.remove(slot: g.slot, hash: g.keyHash, hashOf: hashOf)
         slots[Int(g.slot)] = nil
         free.append(g.slot)
+        g.slot = -1
+        if pool.count < 256 { pool.append(g) }
     }
 
     func reset() {
         index.removeAll()
         slots.removeAll()
         free.removeAll()
+        pool.removeAll()
         head = -1
         tail = -1
     }

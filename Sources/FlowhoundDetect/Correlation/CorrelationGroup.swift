@@ -34,8 +34,8 @@ struct Deque<Element> {
         return e
     }
 
-    mutating func removeAll() {
-        storage.removeAll()
+    mutating func removeAll(keepingCapacity keep: Bool = false) {
+        storage.removeAll(keepingCapacity: keep && storage.capacity <= 1024)
         head = 0
     }
 
@@ -70,12 +70,48 @@ struct WindowEntry {
     var value: String?
 }
 
-/// A line remembered as possible evidence of a group's next finding.
+/// A line remembered as possible evidence of a group's next finding (strings built on demand).
 struct EvidenceItem {
     var time: Int64
     var source: Int32
-    var evidence: Evidence
-    var entities: EventEntities?
+    var payload: EvidencePayload
+
+    init(time: Int64, source: Int32, payload: EvidencePayload) {
+        self.time = time
+        self.source = source
+        self.payload = payload
+    }
+
+    var evidence: Evidence {
+        switch payload {
+        case .raw(let r): return r.evidence
+        case .built(let e, _): return e
+        }
+    }
+
+    var entities: EventEntities? {
+        switch payload {
+        case .raw(let r): return r.entities
+        case .built(_, let e): return e
+        }
+    }
+
+    var line: Int64 {
+        switch payload {
+        case .raw(let r): return r.line
+        case .built(let e, _): return e.line
+        }
+    }
+
+    /// Whether both items are the same line (path, line number, byte offset).
+    func sameLine(_ o: EvidenceItem) -> Bool {
+        switch (payload, o.payload) {
+        case (.raw(let a), .raw(let b)): return a.line == b.line && a.byteOffset == b.byteOffset && a.path == b.path
+        default:
+            let a = evidence, b = o.evidence
+            return a.line == b.line && a.path == b.path && a.byteOffset == b.byteOffset
+        }
+    }
 }
 
 /// An open finding: one burst of qualifying window ends of a group.
@@ -94,9 +130,12 @@ struct Burst {
 
 /// The window state of one group of one correlation.
 final class CorrelationGroup {
-    let key: String
-    let display: [String: String]
-    let format: String
+    /// The group key as bytes (`GroupKeyCodec`) and its hash.
+    private(set) var keyBytes: [UInt8]
+    private(set) var keyHash: Int
+    private var groupBy: [String]
+    private(set) var format: String
+    private var cachedKey: String?
     /// Slot bookkeeping for the engine (LRU links, generation for timers).
     var prev: Int32 = -1
     var next: Int32 = -1
@@ -128,12 +167,53 @@ final class CorrelationGroup {
     /// Due time of this group's live timer entry, if any.
     var timerDue: Int64?
 
-    init(key: String, display: [String: String], format: String, sources: Int, temporal: Bool) {
-        self.key = key
-        self.display = display
+    init(keyBytes: [UInt8], keyHash: Int, groupBy: [String], format: String, sources: Int, temporal: Bool) {
+        self.keyBytes = keyBytes
+        self.keyHash = keyHash
+        self.groupBy = groupBy
         self.format = format
         sourceTimes = temporal ? Array(repeating: Deque(), count: sources) : []
         latestPerSource = temporal ? Array(repeating: nil, count: sources) : []
+    }
+
+    /// Makes a removed group new again for another key, keeping the storage it grew.
+    func reuse(keyBytes k: UnsafeRawBufferPointer, keyHash h: Int, format f: String) {
+        keyBytes.removeAll(keepingCapacity: true)
+        keyBytes.append(contentsOf: k)
+        keyHash = h
+        format = f
+        cachedKey = nil
+        prev = -1
+        next = -1
+        slot = -1
+        entries.removeAll(keepingCapacity: true)
+        windowStart = 0
+        newest = .min
+        if !distinct.isEmpty { distinct.removeAll(keepingCapacity: true) }
+        sum = 0
+        numbers = 0
+        sorted.removeAll(keepingCapacity: true)
+        for i in sourceTimes.indices { sourceTimes[i].removeAll(keepingCapacity: true) }
+        anchors.removeAll(keepingCapacity: true)
+        recent.removeAll(keepingCapacity: true)
+        for i in latestPerSource.indices { latestPerSource[i] = nil }
+        burst = nil
+        timerDue = nil
+    }
+
+    /// The group-by values as compared (addresses canonical, text folded), joined by U+001F.
+    var key: String {
+        if let k = cachedKey { return k }
+        let k = GroupKeyCodec.displayValues(keyBytes).joined(separator: "\u{1F}")
+        cachedKey = k
+        return k
+    }
+
+    /// Group-by field name → value.
+    var display: [String: String] {
+        var d: [String: String] = [:]
+        for (name, v) in zip(groupBy, GroupKeyCodec.displayValues(keyBytes)) { d[name] = v }
+        return d
     }
 
     var isIdle: Bool { burst == nil && anchors.isEmpty }
@@ -279,9 +359,7 @@ extension CorrelationGroup {
     /// temporal finding shows every rule), then the most recent lines; at most `max`, in time order.
     func evidence(_ lo: Int64, _ hi: Int64, max: Int) -> [EvidenceItem] {
         var picked: [EvidenceItem] = []
-        func seen(_ e: EvidenceItem) -> Bool {
-            picked.contains { $0.evidence.line == e.evidence.line && $0.evidence.path == e.evidence.path && $0.evidence.byteOffset == e.evidence.byteOffset }
-        }
+        func seen(_ e: EvidenceItem) -> Bool { picked.contains { $0.sameLine(e) } }
         for case let item? in latestPerSource where item.time >= lo && item.time <= hi && picked.count < max {
             if !seen(item) { picked.append(item) }
         }
@@ -291,7 +369,7 @@ extension CorrelationGroup {
             if item.time >= lo && item.time <= hi && !seen(item) { picked.append(item) }
             i -= 1
         }
-        picked.sort { ($0.time, $0.evidence.line) < ($1.time, $1.evidence.line) }
+        picked.sort { ($0.time, $0.line) < ($1.time, $1.line) }
         return picked
     }
 }
