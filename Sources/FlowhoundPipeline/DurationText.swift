@@ -27,6 +27,15 @@ package enum DurationText {
         return total > 0 ? total : nil
     }
 
+    /// A duration for messages: `45s`, `12m`, `3h 20m`, `2d 4h`.
+    package static func describe(_ seconds: Int64) -> String {
+        let s = max(0, seconds)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" }
+        if s < 86_400 { return s % 3600 / 60 == 0 ? "\(s / 3600)h" : "\(s / 3600)h \(s % 3600 / 60)m" }
+        return s % 86_400 / 3600 == 0 ? "\(s / 86_400)d" : "\(s / 86_400)d \(s % 86_400 / 3600)h"
+    }
+
     /// An RFC 3339 time (`2026-03-02T09:00:00Z`, `…+09:00`, fractions allowed), a date (`2026-03-02`, midnight
     /// UTC), or epoch seconds. nil when it is none of these.
     package static func timestamp(_ text: String) -> Timestamp? {

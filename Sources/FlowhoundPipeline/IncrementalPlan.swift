@@ -36,6 +36,23 @@ struct Planner {
         var identity: FileIdentity
     }
 
+    /// A first run with `--since` (`tail --from TIME`): start at the first line at or after the time; a file
+    /// in which no time can be read is read from the start, with a warning.
+    private mutating func seek(_ c: Candidate, _ since: Timestamp) -> ReadItem {
+        switch TimeSeek.find(
+            path: c.path, identity: c.identity, since: since, zone: options.sinceZone, forcedFormat: options.sinceFormat,
+            maxLineLength: options.maxLineLength)
+        {
+        case .success(let s):
+            return ReadItem(
+                primary: primary, path: c.path, identity: c.identity, start: s.offset, firstLine: s.linesBefore + 1,
+                marker: s.marker, discard: false)
+        case .failure(let d):
+            problems.append(d)
+            return ReadItem(primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [], discard: false)
+        }
+    }
+
     mutating func build() -> [ReadItem] {
         var candidates: [Candidate] = []
         let siblings = RotatedGenerations.siblings(of: primary, extraGlobs: options.rotatedGlobs).map(\.path)
@@ -111,16 +128,24 @@ struct Planner {
                 continue
             }
             if c.path == primary {
-                items.append(
-                    ReadItem(
-                        primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [],
-                        discard: firstRun && options.from == .end))
+                if firstRun, let since = options.since {
+                    items.append(seek(c, since))
+                } else {
+                    items.append(
+                        ReadItem(
+                            primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [],
+                            discard: firstRun && options.from == .end))
+                }
             } else if let lastStart, c.identity.mtime >= lastStart {
                 items.append(
                     ReadItem(primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [], discard: false))
             } else if firstRun && options.includeArchives {
-                items.append(
-                    ReadItem(primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [], discard: false))
+                if let since = options.since {
+                    items.append(seek(c, since))
+                } else {
+                    items.append(
+                        ReadItem(primary: primary, path: c.path, identity: c.identity, start: 0, firstLine: 1, marker: [], discard: false))
+                }
             }
         }
         for (ki, k) in mine.enumerated() where !used[ki] {

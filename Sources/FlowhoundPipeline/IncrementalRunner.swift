@@ -38,6 +38,14 @@ package struct IncrementalOptions: Sendable {
     package var verbose = false
     /// Carried lines kept at most (detector windows across runs).
     package var maxCarriedLines = 50_000
+    /// A first run starts files at their first line at or after this log time (`--since`, `tail --from TIME`).
+    package var since: Timestamp?
+    /// The zone of syslog stamps for `since` (the site's), and the format when it is forced (`--format`).
+    package var sinceZone: LogTimeZone = .utc
+    package var sinceFormat: LogFormat?
+    package var maxLineLength = 1 << 20
+    /// Warn when the state was last committed longer ago than this (seconds of wall-clock time; nil: never).
+    package var staleAfterSeconds: Int64?
 
     package init(statePath: String) { self.statePath = statePath }
 }
@@ -71,6 +79,9 @@ struct ReadItem {
 /// is cut back to its committed length on the next start (`OutputRecovery`), so it gets each alert once.
 package enum IncrementalRunner {
     package static func run(_ options: ScanOptions, _ inc: IncrementalOptions, diagnostics: (String) -> Void) -> ScanReport {
+        var inc = inc
+        inc.sinceFormat = options.forcedFormat
+        inc.maxLineLength = options.maxLineLength
         var report = ScanReport()
         func fail(_ d: Diagnostic) -> ScanReport {
             report.errors.append(d)
@@ -81,9 +92,17 @@ package enum IncrementalRunner {
 
         // 1. lock
         let lock: StateLock
-        switch StateLock.acquire(statePath: inc.statePath, wait: inc.wait) {
+        var attempt = StateLock.acquire(statePath: inc.statePath, wait: false)
+        if case .failure(.busy(let holder, let since)) = attempt {
+            if let w = staleLockWarning(inc, holder: holder, since: since) {
+                report.warnings.append(w)
+                diagnostics(w.description + "\n")
+            }
+            if inc.wait { attempt = StateLock.acquire(statePath: inc.statePath, wait: true) }
+        }
+        switch attempt {
         case .success(let l): lock = l
-        case .failure(.busy(let holder)):
+        case .failure(.busy(let holder, _)):
             return fail(
                 Diagnostic(
                     code: "state_locked",
@@ -103,6 +122,10 @@ package enum IncrementalRunner {
         } catch {
             return fail(error)
         }
+        if let w = staleStateWarning(inc, saved: saved, now: runStart) {
+            report.warnings.append(w)
+            diagnostics(w.description + "\n")
+        }
 
         // 3. output and detection; an output file first loses what was written after the last commit
         if let d = OutputRecovery.prepare(store, saved: saved.outputs, paths: OutputRecovery.filePaths(options), say: diagnostics) {
@@ -120,6 +143,7 @@ package enum IncrementalRunner {
             case .failure(let d): return fail(d)
             }
             let s = DetectionStack(options: options, output: output)
+            inc.sinceZone = s.timeZone
             for d in s.diagnostics {
                 if d.kind == .error { report.errors.append(d) } else { report.warnings.append(d) }
                 diagnostics(d.description + "\n")
@@ -201,6 +225,31 @@ package enum IncrementalRunner {
         }
         if inc.verbose && !options.quiet { diagnostics(ScanRunner.summaryText(report, samples: options.malformedSamples)) }
         return report
+    }
+
+    /// `--stale-after`: the saved state was last committed longer ago than that (wall-clock commit time, not
+    /// log time: a quiet log is not a stale state). Runs that should have happened did not, or failed.
+    static func staleStateWarning(_ inc: IncrementalOptions, saved: IngestState, now: Int64) -> Diagnostic? {
+        guard let limit = inc.staleAfterSeconds, saved.committedAt > 0 else { return nil }
+        let age = (now - saved.committedAt) / 1_000_000_000
+        guard age > limit else { return nil }
+        return Diagnostic(
+            .warning, code: "state_stale",
+            "the saved positions were last committed \(DurationText.describe(age)) ago, more than --stale-after "
+                + "\(DurationText.describe(limit)): runs did not happen or failed in between (is the timer or cron job running?)",
+            at: FileLocation(path: inc.statePath))
+    }
+
+    /// `--stale-after` when the lock is held: the holder took it longer ago than that and may be stuck.
+    static func staleLockWarning(_ inc: IncrementalOptions, holder: String, since: Int64) -> Diagnostic? {
+        guard let limit = inc.staleAfterSeconds, since > 0 else { return nil }
+        let age = wallClockNanoseconds() / 1_000_000_000 - since
+        guard age > limit else { return nil }
+        return Diagnostic(
+            .warning, code: "state_lock_stale",
+            "the run holding this lock (pid \(holder)) took it \(DurationText.describe(age)) ago, more than --stale-after "
+                + "\(DurationText.describe(limit)); it may be stuck: check it, and kill it to release the lock",
+            at: FileLocation(path: inc.statePath + ".lock"))
     }
 
     /// Opens the store; with `--reset-state` a damaged file is moved aside and a new one started.

@@ -441,7 +441,7 @@ struct ScanSink: LineSink {
             adopt(d.schema)
         }
         var outcome = decode(bytes, count)
-        if outcome == .schemaChanged {
+        if case .schemaChanged = outcome {
             guard let decoder else { return }
             adopt(decoder.schema)
             outcome = decode(bytes, count)

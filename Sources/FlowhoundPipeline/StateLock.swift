@@ -18,7 +18,8 @@ final class StateLock {
     }
 
     enum Failure: Error {
-        case busy(holder: String)
+        /// `since`: wall-clock seconds when the holder took the lock (the lock file's mtime, written then).
+        case busy(holder: String, since: Int64)
         case failed(Diagnostic)
     }
 
@@ -38,9 +39,11 @@ final class StateLock {
             if errno == EWOULDBLOCK {
                 var buf = [UInt8](repeating: 0, count: 32)
                 let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 32, 0) }
+                var st = stat()
+                let since = fstat(fd, &st) == 0 ? Int64(st.st_mtim.tv_sec) : 0
                 close(fd)
                 let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingNewlines() : "?"
-                return .failure(.busy(holder: holder))
+                return .failure(.busy(holder: holder, since: since))
             }
             let e = errno
             close(fd)

@@ -24,6 +24,10 @@ package struct TailOptions: Sendable {
     package var commitIntervalMs: Int64 = 1000
     /// Renamed or deleted files held open at most (item 22); the oldest is closed first, with a warning.
     package var maxRotatedOpen = 64
+    /// `--from TIME`: a file without saved position starts at its first line at or after this log time.
+    package var since: Timestamp?
+    /// `--stale-after`: warn when the saved state was committed longer ago than this (seconds).
+    package var staleAfterSeconds: Int64?
 
     package init(patterns: [String]) { self.patterns = patterns }
 }
@@ -78,6 +82,7 @@ package final class TailRunner {
 
     /// Runs until SIGTERM/SIGINT (exit status 0) or a start-up error (2).
     package func run() -> Int32 {
+        Self.raiseDescriptorLimit()
         if let why = watcher.pollingReason, !options.poll { say("flowhound: polling every \(options.pollIntervalMs) ms: \(why)") }
         guard setUp() else { return 2 }
         installSignals()
@@ -112,7 +117,10 @@ package final class TailRunner {
             // one process per state: a second tail or a cron run would move positions and cut outputs under us
             switch StateLock.acquire(statePath: statePath, wait: false) {
             case .success(let l): lock = l
-            case .failure(.busy(let holder)):
+            case .failure(.busy(let holder, let since)):
+                var inc = IncrementalOptions(statePath: statePath)
+                inc.staleAfterSeconds = options.staleAfterSeconds
+                if let w = IncrementalRunner.staleLockWarning(inc, holder: holder, since: since) { report(w) }
                 report(
                     Diagnostic(
                         code: "state_locked",
@@ -129,6 +137,8 @@ package final class TailRunner {
                 let (s, state, baseline) = try IncrementalRunner.openState(inc, diagnostics: diagnostics)
                 store = s
                 saved = state
+                inc.staleAfterSeconds = options.staleAfterSeconds
+                if let w = IncrementalRunner.staleStateWarning(inc, saved: state, now: wallClockNanoseconds()) { report(w) }
                 if options.emitRaw == false, let baseline { pendingBaseline = baseline }
             } catch {
                 report(error)
@@ -223,6 +233,10 @@ package final class TailRunner {
         let now = wallClockNanoseconds()
         var inc = IncrementalOptions(statePath: options.statePath ?? "")
         inc.from = options.from
+        inc.since = options.since
+        inc.sinceZone = stack?.timeZone ?? .utc
+        inc.sinceFormat = scanOptions.forcedFormat
+        inc.maxLineLength = scanOptions.maxLineLength
         primaries = currentPrimaries()
         for p in options.patterns where !Glob.hasMagic(p) && !primaries.contains(p) { primaries.append(p) }
         for primary in primaries {
@@ -255,8 +269,75 @@ package final class TailRunner {
         dirty = true
     }
 
+    /// Planned files not open yet: the descriptor limit was reached (or opening failed for another reason while
+    /// the file exists). Retried on every wake-up from their planned position, reported once each.
+    private var deferred: [(item: ReadItem, rotated: Bool)] = []
+    private var reportedUnopened = Set<String>()
+    /// Descriptors kept free for the state store, the outputs and short-lived probes.
+    private let descriptorReserve = 8
+
+    /// Whether another file can be held open without starving the state store (RLIMIT_NOFILE).
+    private func descriptorRoom() -> (Bool, UInt64) {
+        var rl = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return (true, 0) }
+        guard let dir = opendir("/proc/self/fd") else { return (true, UInt64(rl.rlim_cur)) }
+        var used: UInt64 = 0
+        while readdir(dir) != nil { used += 1 }
+        closedir(dir)
+        // ".", ".." and the directory's own descriptor are not in use afterwards
+        used = used > 3 ? used - 3 : 0
+        return (used + UInt64(descriptorReserve) < UInt64(rl.rlim_cur), UInt64(rl.rlim_cur))
+    }
+
+    /// Raises the soft descriptor limit to the hard one (systemd and shells often start at 1024).
+    static func raiseDescriptorLimit() {
+        var rl = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0, rl.rlim_cur < rl.rlim_max else { return }
+        rl.rlim_cur = rl.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl)
+    }
+
+    private func deferOpen(_ item: ReadItem, rotated: Bool, why: String) {
+        if !deferred.contains(where: { $0.item.path == item.path && $0.item.identity.inode == item.identity.inode }) {
+            deferred.append((item, rotated))
+        }
+        if reportedUnopened.insert(item.path).inserted {
+            report(
+                Diagnostic(
+                    .warning, code: "not_followed", "not followed yet: \(why); retried at every change, from where it was",
+                    at: FileLocation(path: item.path, byteOffset: item.start)))
+        }
+    }
+
+    /// Opens the deferred files that can be opened now (oldest plan first).
+    private func retryDeferred() {
+        guard !deferred.isEmpty else { return }
+        let waiting = deferred
+        deferred = []
+        for (item, rotated) in waiting {
+            if access(item.path, F_OK) != 0 { continue }  // gone: its identity is looked for like any other
+            open(item, rotated: rotated)
+            if followers.contains(where: { $0.path == item.path }) && reportedUnopened.remove(item.path) != nil {
+                say("flowhound: \(item.path): now followed")
+            }
+        }
+    }
+
     private func open(_ item: ReadItem, rotated: Bool) {
-        guard case .success(var fd) = FileProbe.open(item.path) else { return }
+        let (room, limit) = descriptorRoom()
+        if !room {
+            deferOpen(
+                item, rotated: rotated,
+                why: "no file descriptor left (RLIMIT_NOFILE \(limit), \(followers.count) files open); raise it with "
+                    + "ulimit -n or LimitNOFILE=")
+            return
+        }
+        guard case .success(var fd) = FileProbe.open(item.path) else {
+            if access(item.path, F_OK) == 0 {
+                deferOpen(item, rotated: rotated, why: "cannot open it: \(String(cString: strerror(errno)))")
+            }
+            return
+        }
         var item = item
         var rotated = rotated
         if !item.identity.compressed, let (dev, ino, _, _, _) = FileProbe.stat(fd: fd),
@@ -340,6 +421,7 @@ package final class TailRunner {
     /// One wake-up: re-resolve names, check open files, read what is new, flush, commit when due.
     private func step() {
         let now = wallClockNanoseconds()
+        retryDeferred()
         reconcile(now)
         for f in followers { pump(f) }
         retireDrained(now)
@@ -366,6 +448,8 @@ package final class TailRunner {
             }
             guard exists else { continue }
             if followers.contains(where: { $0.primary == name && $0.rotatedSince == nil }) { continue }
+            // planned but not open yet (descriptor limit): it is opened from its planned position, not from 0
+            if deferred.contains(where: { $0.item.path == name && $0.item.identity.inode == UInt64(st.st_ino) }) { continue }
             // the name points at a file we already hold (a symlink switched back, a rename onto the name)
             if let held = followers.first(where: {
                 $0.identity.device == UInt64(st.st_dev) && $0.identity.inode == UInt64(st.st_ino)
@@ -540,6 +624,15 @@ package final class TailRunner {
         let mine = Set(primaries)
         next.checkpoints = saved.checkpoints.filter { !mine.contains($0.primary) }
         var cks = retired + followers.map { $0.checkpoint(now: now) }
+        // files planned but not opened yet keep their planned position
+        for (item, _) in deferred {
+            var c = Checkpoint(
+                primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+                prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+                compressed: item.identity.compressed, done: false, active: item.path == item.primary, seenAt: now)
+            c.insideCutLine = item.insideCutLine
+            cks.append(c)
+        }
         // a file held open and also retired (a gap copy): keep the newest position per identity
         var seen = Set<String>()
         cks = cks.reversed().filter { seen.insert("\($0.device)/\($0.inode)/\($0.prefix.count)/\($0.path)").inserted }.reversed()

@@ -78,7 +78,7 @@ struct ScanCommand: ParsableCommand {
     func validate() throws {
         if paths.isEmpty { throw ValidationError("name at least one file, directory or -") }
         if !incremental.incremental && incremental.anyGiven {
-            throw ValidationError("--wait, --from, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
+            throw ValidationError("--wait, --from, --since, --stale-after, --include-archives, --rotated-glob, --emit-raw, --reset-state and --verbose need --incremental")
         }
         if mergeWindow < 0 { throw ValidationError("--merge-window must be 0 or more seconds") }
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }

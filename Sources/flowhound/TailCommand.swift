@@ -43,8 +43,15 @@ struct TailCommand: ParsableCommand {
     @Option(name: .customLong("merge-window"), help: "Merge matches of one rule from one source within this many seconds (log time); 0 writes each at once.")
     var mergeWindow: Int64 = 0
 
-    @Option(name: .customLong("from"), help: "Where a file without saved position starts when tail starts: beginning or end.")
-    var from: IncrementalOptions.Start = .end
+    @Option(
+        name: .customLong("from"),
+        help: "Where a file without saved position starts when tail starts: beginning, end, or a log time (RFC 3339, date, epoch seconds, or a duration back from now such as 2h: the first line at or after it).")
+    var from: String = "end"
+
+    @Option(
+        name: .customLong("stale-after"),
+        help: "Warn at start when the saved state was last committed longer ago than this (wall-clock time: 6h, 1d).")
+    var staleAfter: String?
 
     @Flag(name: .customLong("poll"), help: "Poll instead of using inotify (network file systems).")
     var poll = false
@@ -84,7 +91,24 @@ struct TailCommand: ParsableCommand {
         o.maxLineLength = maxLineLength
         var t = TailOptions(patterns: patterns)
         t.statePath = state
-        t.from = from
+        switch from {
+        case "beginning": t.from = .beginning
+        case "end": t.from = .end
+        default:
+            guard let since = parseLogTime(from) else {
+                FileOutput.stderr("flowhound: " + badTime("--from", from).description + " (or beginning, end)\n")
+                throw ExitCode(ExitStatus.error)
+            }
+            t.from = .beginning
+            t.since = since
+        }
+        if let staleAfter {
+            guard let s = DurationText.seconds(staleAfter) else {
+                FileOutput.stderr("flowhound: " + badDuration("--stale-after", staleAfter).description + "\n")
+                throw ExitCode(ExitStatus.error)
+            }
+            t.staleAfterSeconds = s
+        }
         t.poll = poll
         t.pollIntervalMs = pollInterval
         t.rotateGraceSeconds = rotateGrace

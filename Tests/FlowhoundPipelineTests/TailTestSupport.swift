@@ -10,9 +10,15 @@ final class TailProcess: @unchecked Sendable {
     private let outPipe = Pipe()
     private let errPipe = Pipe()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Repo.executable)
-        process.arguments = ["tail"] + arguments
+    /// `prefix`: a program that runs flowhound in its place (`prlimit --nofile=N`; it must exec, keeping the PID).
+    init(_ arguments: [String], environment: [String: String] = [:], prefix: [String] = []) throws {
+        if let wrapper = prefix.first {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [wrapper] + prefix.dropFirst() + [Repo.executable, "tail"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Repo.executable)
+            process.arguments = ["tail"] + arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
         for (k, v) in environment { env[k] = v }
