@@ -214,11 +214,11 @@ struct KeyingSink: LineSink {
         }
         if let decoder, !stopped {
             var outcome = decode(bytes, count)
-            if outcome == .schemaChanged {
+            if case .schemaChanged = outcome {
                 adopt(decoder.schema)
                 outcome = decode(bytes, count)
             }
-            if outcome == .event, let t = record.timestamp {
+            if case .event = outcome, let t = record.timestamp {
                 lastKey = t.nanoseconds
                 timed = true
             }

@@ -34,8 +34,14 @@ package final class CompiledRuleSet: Sendable {
     /// Whether some rule searches the raw line (keywords).
     package let readsLine: Bool
 
+    /// The slot whose number pre-selects the rules per record (see `RuleIndex`), if any.
+    package var discriminatorSlot: Int? { program.index?.slot }
+
     /// Compiles `rules` for `schema`. `placeholders` resolve `|expand` values (`%Servers%` → its list).
-    package init(rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:]) {
+    /// `discriminate: false` leaves out the rule index (the results are the same; tests compare both).
+    package init(
+        rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:], discriminate: Bool = true
+    ) {
         self.schema = schema
         var compiler = RuleCompiler(schema: schema, placeholders: placeholders)
         var matchers: [(Int, Matcher)] = []
@@ -69,7 +75,7 @@ package final class CompiledRuleSet: Sendable {
         diagnostics = diags
         numberCacheSize = compiler.numberCache.count
         addressCacheSize = compiler.addressCache.count
-        program = MatchProgram(matchers)
+        program = MatchProgram(matchers, discriminate: discriminate)
         referencedSlots = program.slots
         readsLine = matchers.contains { CompiledRuleSet.searchesLine($0.1) }
     }

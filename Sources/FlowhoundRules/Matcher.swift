@@ -360,8 +360,16 @@ final class MatchProgram: @unchecked Sendable {
     let leafCount: Int
     /// The rule is exactly the conjunction of its guards: no program run needed once they hold.
     let pure: UnsafeMutablePointer<Bool>
+    /// Rule pre-selection by one scalar numeric field (the "discriminator"): the slot on which most rules require
+    /// numeric equality (a guard `numberEquals`, e.g. `id.resp_p: [22, 445]`). Per record the field's number is
+    /// looked up once among the distinct values those rules accept, which yields the rules that can still hold;
+    /// the others are skipped without evaluating any of their leaves. `index` is nil when no slot is required
+    /// that way by at least two rules.
+    let index: RuleIndex?
 
-    init(_ rules: [(ruleIndex: Int, matcher: Matcher)]) {
+
+    /// `discriminate: false` builds no rule index (tests compare both).
+    init(_ rules: [(ruleIndex: Int, matcher: Matcher)], discriminate: Bool) {
         var b = Builder()
         ruleCount = rules.count
         entries = .allocate(capacity: max(ruleCount, 1))
@@ -435,6 +443,7 @@ final class MatchProgram: @unchecked Sendable {
             }
         }
         guardStart[ruleCount] = Int32(at)
+        index = discriminate ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }) : nil
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)
@@ -456,6 +465,7 @@ final class MatchProgram: @unchecked Sendable {
         guards.deallocate()
         leafOps.deallocate()
         pure.deallocate()
+        index?.deallocate()
     }
 
     /// Leaves that compile to one instruction evaluated in place (no fallback tree).
@@ -473,31 +483,42 @@ final class MatchProgram: @unchecked Sendable {
     @inline(__always)
     func matches(_ ctx: MatchContext, into out: inout [Int]) {
         let stamp = UInt64(ctx.generation) << 1
-        let memo = ctx.leaves
-        var g = Int(guardStart[0])
-        for k in 0..<ruleCount {
-            let end = Int(guardStart[k + 1])
-            var ok = true
-            while g < end {
-                let e = Int(guards[g])
-                g &+= 1
-                let id = e >> 1
-                let m = memo[id]
-                let r: Bool
-                if m & ~1 == stamp {
-                    r = m & 1 != 0
-                } else {
-                    r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
-                    memo[id] = stamp | (r ? 1 : 0)
-                }
-                if r != (e & 1 != 0) {
-                    ok = false
-                    break
-                }
-            }
-            g = end
-            if ok && (pure[k] || run(entries[k], ctx)) { out.append(ruleIndices[k]) }
+        guard let index else {
+            for k in 0..<ruleCount where rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
+            return
         }
+        let row = index.candidates(ctx.number(index.slot, cache: index.cache))
+        for w in 0..<index.words {
+            var bits = row[w]
+            while bits != 0 {
+                let k = w &<< 6 | bits.trailingZeroBitCount
+                bits &= bits &- 1
+                if rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
+            }
+        }
+    }
+
+    /// Whether rule `k` holds: its guards (memoised leaves), then its program unless the guards are the rule.
+    @inline(__always)
+    private func rule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
+        let memo = ctx.leaves
+        var g = Int(guardStart[k])
+        let end = Int(guardStart[k &+ 1])
+        while g < end {
+            let e = Int(guards[g])
+            g &+= 1
+            let id = e >> 1
+            let m = memo[id]
+            let r: Bool
+            if m & ~1 == stamp {
+                r = m & 1 != 0
+            } else {
+                r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
+                memo[id] = stamp | (r ? 1 : 0)
+            }
+            if r != (e & 1 != 0) { return false }
+        }
+        return pure[k] || run(entries[k], ctx)
     }
 
     /// Builds instructions and the pool.
