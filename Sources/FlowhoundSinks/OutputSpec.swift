@@ -95,14 +95,27 @@ package struct OutputSpec: Sendable, Equatable {
         } else {
             kind = .file(spec)
         }
-        var display = spec
-        if kind.hasURLCredentials, let r = spec.firstRange(of: "://"), let at = spec[r.upperBound...].firstIndex(of: "@"),
-            !spec[r.upperBound..<at].contains("/"), let colon = spec[r.upperBound..<at].firstIndex(of: ":")
-        {
-            display = String(spec[..<spec.index(after: colon)]) + "***" + String(spec[at...])
-        }
+        let display = kind.hasURLCredentials ? Self.redactingPassword(spec) : spec
         let out = OutputSpec(kind: kind, options: options, headers: headers, display: display)
         try out.validate(bad)
+        return out
+    }
+
+    /// `url` with the password of a `scheme://user:password@…` URL, and the value of a `password=` query
+    /// parameter, replaced by `***`: the form of a URL that messages may show.
+    package static func redactingPassword(_ url: String) -> String {
+        var out = url
+        if let r = out.firstRange(of: "://"), let at = out[r.upperBound...].firstIndex(of: "@"),
+            !out[r.upperBound..<at].contains("/"), let colon = out[r.upperBound..<at].firstIndex(of: ":")
+        {
+            out = String(out[..<out.index(after: colon)]) + "***" + String(out[at...])
+        }
+        if let q = out.firstIndex(of: "?") {
+            let params = out[out.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false).map { p in
+                p.hasPrefix("password=") ? "password=***" : String(p)
+            }
+            out = String(out[...q]) + params.joined(separator: "&")
+        }
         return out
     }
 

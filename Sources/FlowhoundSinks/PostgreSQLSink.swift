@@ -4,7 +4,7 @@ import FlowhoundCore
 /// One libpq connection (`PGconn`), used by `PostgreSQLSink` and by tests to read back what it wrote.
 /// Not thread-safe: the sink's worker thread is its only user.
 package final class PostgreSQLConnection {
-    private var conn: OpaquePointer?
+    fileprivate var conn: OpaquePointer?
     let conninfo: String
 
     /// Connects (`conninfo` is a `postgresql://` URI or a `key=value` string, as libpq takes it).
@@ -69,6 +69,41 @@ package final class PostgreSQLConnection {
             rows.append(row)
         }
         return rows
+    }
+}
+
+extension PostgreSQLConnection {
+    /// Runs `COPY … FROM STDIN` (text format) with `data` as its input: the bulk path for many rows.
+    package func copyIn(_ sql: String, _ data: [UInt8]) throws(SinkError) {
+        guard let c = conn else { throw SinkError(sink: "", code: "postgresql_failed", "not connected") }
+        let start = PQexec(c, sql)
+        let startStatus = PQresultStatus(start)
+        let startMessage = start.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) } ?? lastError
+        PQclear(start)
+        guard startStatus == PGRES_COPY_IN else {
+            throw SinkError(sink: "", code: "postgresql_failed", startMessage.trimmingCharacters(in: " \n"))
+        }
+        var sent = true
+        data.withUnsafeBufferPointer { buf in
+            var offset = 0
+            while offset < buf.count && sent {
+                let n = min(1 << 20, buf.count - offset)
+                let rc = (buf.baseAddress! + offset).withMemoryRebound(to: CChar.self, capacity: n) {
+                    PQputCopyData(c, $0, Int32(n))
+                }
+                sent = rc == 1
+                offset += n
+            }
+        }
+        let ended = PQputCopyEnd(c, sent ? nil : "flowhound: sending the rows failed") == 1
+        var failure: String? = sent && ended ? nil : lastError
+        while let r = PQgetResult(c) {
+            if PQresultStatus(r) != PGRES_COMMAND_OK && failure == nil {
+                failure = PQresultErrorMessage(r).map { String(cString: $0) } ?? lastError
+            }
+            PQclear(r)
+        }
+        if let failure { throw SinkError(sink: "", code: "postgresql_failed", failure.trimmingCharacters(in: " \n")) }
     }
 }
 

@@ -5,7 +5,9 @@ import FlowhoundPipeline
 struct BaselineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baseline", abstract: "Learn and inspect the behavioural baseline (first-seen edges, volume profiles).",
-        subcommands: [BaselineLearnCommand.self, BaselineShowCommand.self])
+        subcommands: [
+            BaselineLearnCommand.self, BaselineShowCommand.self, BaselinePushCommand.self, BaselinePullCommand.self,
+        ])
 }
 
 struct BaselineLearnCommand: ParsableCommand {
@@ -57,6 +59,58 @@ struct BaselineShowCommand: ParsableCommand {
     func run() throws {
         let (lines, status) = BaselineReport.show(statePath: state, listEdges: edges)
         for l in lines { print(l) }
+        throw ExitCode(status)
+    }
+}
+
+struct BaselinePushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Store this host's baseline in a shared PostgreSQL database, for the other flowhound hosts.",
+        discussion: """
+            Replaces what this source pushed before (one transaction; pushing again is harmless). Other sources' \
+            baselines are left alone; they are merged when a host pulls. Volume-profile hours this host pulled from \
+            the others are not sent back. Tables: flowhound_baseline_{sources,edges,hosts,volumes}, created if missing.
+            """)
+
+    @Option(name: .customLong("state"), help: "The state store file (SQLite) whose baseline is pushed.")
+    var state: String
+
+    @Option(name: .customLong("to"), help: "The shared store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (any libpq URI).")
+    var url: String
+
+    @Option(name: .customLong("source"), help: "The name this host's baseline is stored under. Default: the host name.")
+    var source: String?
+
+    func run() throws {
+        let (lines, status) = BaselineSharing.push(statePath: state, url: url, source: source)
+        for l in lines { FileOutput.stderr(l + "\n") }
+        throw ExitCode(status)
+    }
+}
+
+struct BaselinePullCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Merge the baselines the other flowhound hosts pushed into this host's state store.",
+        discussion: """
+            Edges and hosts are united (earliest first seen, latest last seen); volume profiles add up the other \
+            hosts' learned hours, replacing those of an earlier pull. The learning start becomes the earliest one, \
+            so a new host judges traffic against what the others learned at once. Use the same --source as for push.
+            """)
+
+    @Option(name: .customLong("state"), help: "The state store file (SQLite) to merge into, created when missing.")
+    var state: String
+
+    @Option(name: .customLong("from"), help: "The shared store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (any libpq URI).")
+    var url: String
+
+    @Option(name: .customLong("source"), help: "This host's source name, whose own rows are not pulled back. Default: the host name.")
+    var source: String?
+
+    func run() throws {
+        let (lines, status) = BaselineSharing.pull(statePath: state, url: url, source: source)
+        for l in lines { FileOutput.stderr(l + "\n") }
         throw ExitCode(status)
     }
 }

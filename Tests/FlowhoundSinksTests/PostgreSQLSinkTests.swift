@@ -1,76 +1,8 @@
 import FlowhoundCore
 import FlowhoundSinks
+import FlowhoundTestSupport
 import Foundation
 import Testing
-
-/// A throwaway PostgreSQL cluster in a temporary directory (initdb + pg_ctl), listening only on a Unix socket
-/// in that directory. As root it runs the server as the `postgres` user (postgres refuses to run as root).
-final class LocalPostgres {
-    let dir: String
-    let bin: String
-    let runAs: String?
-    let port = 5433
-
-    /// The server's binaries, or nil (with the reason) when PostgreSQL is not installed.
-    static func binaries() -> (String?, String) {
-        let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
-        for v in versions.reversed() where FileManager.default.isExecutableFile(atPath: "\(root)/\(v)/bin/initdb") {
-            return ("\(root)/\(v)/bin", "")
-        }
-        return (nil, "PostgreSQL server binaries not found under \(root) (apt-get install postgresql)")
-    }
-
-    init(bin: String) throws {
-        self.bin = bin
-        var template = Array("/tmp/flowhound-pg-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else { throw POSIXError(.EIO) }
-        dir = String(cString: p)
-        if geteuid() == 0 {
-            guard let pw = getpwnam("postgres") else {
-                throw SinkError(sink: "test", code: "setup", "running as root but there is no postgres user to run the server")
-            }
-            chown(dir, pw.pointee.pw_uid, pw.pointee.pw_gid)
-            runAs = "postgres"
-        } else {
-            runAs = nil
-        }
-        try run("initdb", ["-D", "\(dir)/data", "-A", "trust", "-U", "flowhound", "-N", "-E", "UTF8", "--no-locale"])
-        try start()
-    }
-
-    var url: String { "postgresql:///postgres?host=\(dir)&port=\(port)&user=flowhound" }
-
-    func start() throws {
-        try run("pg_ctl", [
-            "-D", "\(dir)/data", "-l", "\(dir)/server.log", "-w", "-t", "60",
-            "-o", "-k \(dir) -p \(port) -c listen_addresses= -c fsync=off", "start",
-        ])
-    }
-
-    func stop() throws {
-        try run("pg_ctl", ["-D", "\(dir)/data", "-w", "-m", "fast", "stop"])
-    }
-
-    func destroy() {
-        try? stop()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private func run(_ tool: String, _ args: [String]) throws {
-        // system(3), not Process: the server that pg_ctl leaves running inherits Foundation's internal
-        // descriptors, and Process would not report the exit of pg_ctl until the server stops.
-        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let command = ([runAs.map { "/usr/sbin/runuser -u \($0) --" } ?? ""] + ["\(bin)/\(tool)"] + args)
-            .filter { !$0.isEmpty }.map { $0.hasPrefix("/usr/sbin/runuser") ? $0 : quote($0) }.joined(separator: " ")
-        let logPath = "\(dir)/\(tool).out"
-        let status = system("\(command) > \(quote(logPath)) 2>&1 < /dev/null")
-        if status != 0 {
-            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw SinkError(sink: "test", code: "setup", "\(tool) failed (\(status)): \(text)")
-        }
-    }
-}
 
 /// Counts what reaches it: the other output next to PostgreSQL.
 final class CountingBackend: AlertSinkBackend, @unchecked Sendable {  // only the worker thread writes
@@ -81,16 +13,7 @@ final class CountingBackend: AlertSinkBackend, @unchecked Sendable {  // only th
 }
 
 @Suite(.serialized) struct PostgreSQLSinkTests {
-    func withServer(_ body: (LocalPostgres) throws -> Void) throws {
-        let (bin, why) = LocalPostgres.binaries()
-        guard let bin else {
-            print("skipped: \(why)")
-            return
-        }
-        let server = try LocalPostgres(bin: bin)
-        defer { server.destroy() }
-        try body(server)
-    }
+    func withServer(_ body: (LocalPostgres) throws -> Void) throws { try LocalPostgres.with(body) }
 
     func finding(_ i: Int, at t: Int64, count: Int = 1) -> Finding {
         var f = plainFinding(i)
