@@ -337,3 +337,16 @@ struct Scratch {
 @inline(__always) func startsWith(_ p: UnsafePointer<UInt8>, _ n: Int, _ lit: [UInt8]) -> Bool {
     lit.count <= n && lit.withUnsafeBufferPointer { memcmp(p, $0.baseAddress!, lit.count) == 0 }
 }
+
+/// Whether `p[0..<n]` starts with the bytes of a literal (no reference counting, compared inline).
+@inline(__always) func startsWith(_ p: UnsafePointer<UInt8>, _ n: Int, _ lit: StaticString) -> Bool {
+    let c = lit.utf8CodeUnitCount
+    if c > n { return false }
+    let l = lit.utf8Start
+    var k = 0
+    while k < c {
+        if p[k] != l[k] { return false }
+        k &+= 1
+    }
+    return true
+}

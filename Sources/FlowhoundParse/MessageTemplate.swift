@@ -109,7 +109,15 @@ enum TemplateMatcher {
     /// Tries `t` against the message; on success `caps` holds the named captures.
     @inline(__always)
     static func match(_ t: MessageTemplate, _ p: UnsafePointer<UInt8>, _ n: Int, _ caps: inout Captures) -> Bool {
-        if t.headCount > 0 && (t.headCount > n || memcmp(p, t.head, t.headCount) != 0) { return false }
+        if t.headCount > 0 {
+            // heads are one word: compared inline (a libc call costs more than the comparison)
+            if t.headCount > n { return false }
+            var k = 0
+            while k < t.headCount {
+                if p[k] != t.head[k] { return false }
+                k &+= 1
+            }
+        }
         caps.count = 0
         var budget = 64
         return matchFrom(t.parts, 0, p, n, 0, &caps, &budget)
@@ -236,7 +244,21 @@ enum TemplateMatcher {
     @inline(__always)
     private static func find(_ l: MessageTemplate.Part, _ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int) -> Int? {
         if from >= n { return nil }
-        return Bytes.find(p + from, n - from, l.literal, l.literalCount).map { $0 + from }
+        // inline scan: the next literal is usually a few bytes away (libc calls cost more than the bytes)
+        let m = l.literalCount
+        let lit = l.literal
+        let f = lit[0], e = lit[m - 1]
+        var s = from
+        let last = n - m
+        while s <= last {
+            if p[s] == f && p[s + m - 1] == e {
+                var k = 1
+                while k < m - 1 && p[s + k] == lit[k] { k &+= 1 }
+                if k >= m - 1 { return s }
+            }
+            s &+= 1
+        }
+        return nil
     }
 
     /// Last start position `s >= from` with the literal fully inside `p[..<limit]`.

@@ -185,22 +185,40 @@ package final class SyslogDecoder: LineDecoder {
     private var familySchemas: [SyslogFamily: Schema] = [:]
     private let asaSchema: Schema, sshdSchema: Schema, netfilterSchema: Schema, genericSchema: Schema
     private var programs: [(key: [UInt8], family: SyslogFamily, schema: Schema)] = []
+    /// Unretained views of the schemas above (kept alive by `programs` and the `let`s), for the per-line lookup.
+    private let programRefs: UnsafeMutablePointer<Unmanaged<Schema>>
+    private let programFamilies: UnsafeMutablePointer<SyslogFamily>
+    private let asaRef: Unmanaged<Schema>, sshdRef: Unmanaged<Schema>, netfilterRef: Unmanaged<Schema>
+    private let genericRef: Unmanaged<Schema>
+    /// `schema`, unretained.
+    private var schemaRef: Unmanaged<Schema>
     /// Program keys as 32-byte rows (zero padded) for a retain-free lookup.
     private let programKeys: UnsafeMutablePointer<UInt8>
     private let programKeyLengths: UnsafeMutablePointer<Int>
     private var currentFamily: SyslogFamily = .syslog
-    /// The header of the line that last returned `.schemaChanged` (valid for that same line only).
-    private var pendingHeader: (line: UnsafePointer<UInt8>, count: Int, header: Header, family: SyslogFamily)?
+    /// The header of the line being decoded; after `.schemaChanged`, that line's header (`pendingLine`).
+    private var header = Header()
+    /// The last BSD stamp converted: local date and second of day → UTC seconds.
+    private var lastStamp: (year: Int64, month: Int64, day: Int64, second: Int64, utc: Int64) = (-1, -1, -1, -1, 0)
+    /// The line that last returned `.schemaChanged` and its family (its header is still in `header`).
+    private var pendingLine: UnsafePointer<UInt8>?
+    private var pendingCount = 0
+    private var pendingFamily: SyslogFamily = .syslog
     /// A copy of that line: the header is reused only when the next call passes the same bytes.
-    private var pendingBytes: [UInt8] = []
+    private var pendingCopy: UnsafeMutablePointer<UInt8>
+    private var pendingCapacity: Int
 
     static let H = SyslogSchemas.headerCount
+    /// `H` as an instance constant (a static `let` is a lazy global: a `swift_once` check per use).
+    private let headerFields = SyslogSchemas.headerCount
 
     package init(fileName: String = "", requestedFields: Set<String> = [], maxLineLength: Int, context: DecoderContext = DecoderContext()) {
         clock = SyslogClock(context: context)
         self.maxLineLength = max(maxLineLength, 16)
         scratch = Scratch(capacity: 4096 + self.maxLineLength)
         keyBuf = .allocate(capacity: 1024)
+        pendingCapacity = self.maxLineLength + 64
+        pendingCopy = .allocate(capacity: pendingCapacity)
         var known = Set<String>()
         for f in SyslogFamily.allCases {
             let s = SyslogSchemas.schema(for: f, extra: [])
@@ -214,6 +232,14 @@ package final class SyslogDecoder: LineDecoder {
         sshdSchema = familySchemas[.sshd]!
         netfilterSchema = familySchemas[.netfilter]!
         genericSchema = familySchemas[.syslog]!
+        asaRef = .passUnretained(asaSchema)
+        sshdRef = .passUnretained(sshdSchema)
+        netfilterRef = .passUnretained(netfilterSchema)
+        genericRef = .passUnretained(genericSchema)
+        schemaRef = .passUnretained(schema)
+        programRefs = .allocate(capacity: 64)
+        programFamilies = .allocate(capacity: 64)
+        programFamilies.initialize(repeating: .syslog, count: 64)
         programKeys = .allocate(capacity: 64 * 32)
         programKeys.initialize(repeating: 0, count: 64 * 32)
         programKeyLengths = .allocate(capacity: 64)
@@ -222,10 +248,13 @@ package final class SyslogDecoder: LineDecoder {
 
     deinit {
         programKeys.deallocate()
+        programRefs.deallocate()
+        programFamilies.deallocate()
         programKeyLengths.deallocate()
         scratch.free()
         caps.free()
         keyBuf.deallocate()
+        pendingCopy.deallocate()
     }
 
     // MARK: header
@@ -245,8 +274,8 @@ package final class SyslogDecoder: LineDecoder {
     }
 
     /// nil: not a syslog line.
-    func parseHeader(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int) -> Header? {
-        var h = Header()
+    func parseHeader(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, _ h: inout Header) -> Bool {
+        h = Header()
         var i = start
         if i < n && p[i] == 60 {  // <PRI>
             var j = i + 1
@@ -255,19 +284,19 @@ package final class SyslogDecoder: LineDecoder {
             if j < n && p[j] == 62 && j > i + 1 && v <= 191 {
                 h.pri = v
                 i = j + 1
-                if i + 1 < n && p[i] == 49 && p[i + 1] == 32 { return parse5424(p, n, i + 2, h) }
+                if i + 1 < n && p[i] == 49 && p[i + 1] == 32 { return parse5424(p, n, i + 2, &h) }
             }
         }
         while i < n && isSpace(p[i]) { i += 1 }
-        if i >= n { return h.pri >= 0 ? h : nil }
+        if i >= n { return h.pri >= 0 }
         // timestamp
         if let e = parseStamp(p, n, i, &h) {
             i = e
         } else if !isASAMarker(p + i, n - i) {
-            if h.pri < 0 { return nil }
+            if h.pri < 0 { return false }
             h.msgStart = i
             h.msgLen = n - i
-            return h
+            return true
         }
         // cisco: optional zone word before ':' (`09:34:34 EDT: %ASA…`), or ':' right after the time
         if h.yearful && i < n && p[i] == 32 {
@@ -322,7 +351,7 @@ package final class SyslogDecoder: LineDecoder {
         }
         h.msgStart = i
         h.msgLen = n - i
-        return h
+        return true
     }
 
     @inline(__always) private func trimmedEnd(_ p: UnsafePointer<UInt8>, _ s: Int, _ e0: Int) -> Int {
@@ -378,7 +407,15 @@ package final class SyslogDecoder: LineDecoder {
                 h.badTime = true
             } else {
                 let y = year >= 0 ? year : clock.year(forMonth: month)
-                h.time = clock.timestamp(year: y, month: month, day: day, secondOfDay: hh * 3600 + mm * 60 + ss, nanos: nanos)
+                let sod = hh * 3600 + mm * 60 + ss
+                // consecutive lines mostly share their second: the zone conversion is done once per stamp
+                if y == lastStamp.year && month == lastStamp.month && day == lastStamp.day && sod == lastStamp.second {
+                    h.time = Timestamp(seconds: lastStamp.utc, nanos: nanos)
+                } else {
+                    let t = clock.timestamp(year: y, month: month, day: day, secondOfDay: sod, nanos: 0)
+                    lastStamp = (y, month, day, sod, t.seconds)
+                    h.time = Timestamp(seconds: t.seconds, nanos: nanos)
+                }
             }
             return j
         }
@@ -406,8 +443,7 @@ package final class SyslogDecoder: LineDecoder {
         return Timestamp(seconds: clock.zone.utc(fromLocal: local), nanos: t.nanoseconds - local * 1_000_000_000)
     }
 
-    private func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, _ h0: Header) -> Header? {
-        var h = h0
+    private func parse5424(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, _ h: inout Header) -> Bool {
         var i = start
         func token() -> (Int, Int)? {
             if i >= n { return nil }
@@ -418,7 +454,7 @@ package final class SyslogDecoder: LineDecoder {
             return r
         }
         guard let ts = token(), let host = token(), let app = token(), let proc = token(), let mid = token() else {
-            return nil
+            return false
         }
         if !(ts.1 == 1 && p[ts.0] == 45) {
             h.tsStart = ts.0
@@ -443,27 +479,27 @@ package final class SyslogDecoder: LineDecoder {
                     }
                     i += 1
                 }
-                if i >= n { return nil }
+                if i >= n { return false }
                 i += 1
             }
             h.sdStart = s
             h.sdLen = i - s
         } else if i < n {
-            return nil
+            return false
         }
         if i < n && p[i] == 32 { i += 1 }
         if i + 3 <= n && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF { i += 3 }
         h.msgStart = i
         h.msgLen = n - i
-        return h
+        return true
     }
 
     // MARK: family selection
 
-    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Schema) {
+    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Unmanaged<Schema>) {
         let m = p + h.msgStart
         if isASAMarker(m, h.msgLen) || (h.progLen > 0 && isASAMarker(p + h.progStart, h.progLen)) {
-            return (.asa, asaSchema)
+            return (.asa, asaRef)
         }
         // program key: lower-cased, cut at '(' or '/'
         var key = InlineArray<32, UInt8>(repeating: 0)
@@ -479,12 +515,12 @@ package final class SyslogDecoder: LineDecoder {
         }
         let isSSHD = kn >= 4 && key[0] == 115 && key[1] == 115 && key[2] == 104 && key[3] == 100
             && (kn == 4 || key[4] == 45)
-        if isSSHD { return (.sshd, sshdSchema) }
+        if isSSHD { return (.sshd, sshdRef) }
         let isKernel = kn == 6 && key[0] == 107 && key[1] == 101 && key[2] == 114 && key[3] == 110
         if netfilterStart(m, h.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
-            return (.netfilter, netfilterSchema)
+            return (.netfilter, netfilterRef)
         }
-        if kn == 0 { return (.syslog, genericSchema) }
+        if kn == 0 { return (.syslog, genericRef) }
         let found: Int = withUnsafeBytes(of: &key) { kb -> Int in
             let kp = kb.baseAddress!.assumingMemoryBound(to: UInt8.self)
             for e in 0..<programs.count where programKeyLengths[e] == kn && memcmp(programKeys + e * 32, kp, kn) == 0 {
@@ -492,8 +528,8 @@ package final class SyslogDecoder: LineDecoder {
             }
             return -1
         }
-        if found >= 0 { return (programs[found].family, programs[found].schema) }
-        if programs.count >= 64 { return (.syslog, genericSchema) }
+        if found >= 0 { return (programFamilies[found], programRefs[found]) }
+        if programs.count >= 64 { return (.syslog, genericRef) }
         var bytes: [UInt8] = []
         for k in 0..<kn { bytes.append(key[k]) }
         let name = String(decoding: bytes, as: UTF8.self)
@@ -503,7 +539,9 @@ package final class SyslogDecoder: LineDecoder {
         for k in 0..<kn { programKeys[programs.count * 32 + k] = bytes[k] }
         programKeyLengths[programs.count] = kn
         programs.append((bytes, simple ? fam : .syslog, s))
-        return (simple ? fam : .syslog, s)
+        (programRefs + programs.count - 1).initialize(to: .passUnretained(s))
+        programFamilies[programs.count - 1] = simple ? fam : .syslog
+        return (simple ? fam : .syslog, .passUnretained(s))
     }
 
     private func isAuthKey(_ key: InlineArray<32, UInt8>, _ kn: Int) -> Bool {
@@ -524,66 +562,68 @@ package final class SyslogDecoder: LineDecoder {
         if i == n { return .skipped }
         if i + 3 <= n && line[i] == 45 && line[i + 1] == 45 && line[i + 2] == 32 { return .skipped }  // journal banner
         // A line that changed the schema is decoded again at once: reuse its header and program lookup.
-        let h: Header
         let fam: SyslogFamily
-        if let p = pendingHeader, p.line == line, p.count == count, pendingBytes.count == count,
-            pendingBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, line, count) == 0 })
-        {
-            h = p.header
-            fam = p.family
-            pendingHeader = nil
+        if let pl = pendingLine, pl == line, pendingCount == count, memcmp(pendingCopy, line, count) == 0 {
+            fam = pendingFamily
+            pendingLine = nil
         } else {
-            pendingHeader = nil
-            guard let parsed = parseHeader(line, n, i) else { return .malformed(.badHeader) }
-            let (f, target) = schemaFor(line, parsed)
-            if target !== schema {
-                schema = target
+            pendingLine = nil
+            guard parseHeader(line, n, i, &header) else { return .malformed(.badHeader) }
+            let (f, target) = schemaFor(line, header)
+            if target.toOpaque() != schemaRef.toOpaque() {
+                schema = target.takeUnretainedValue()
+                schemaRef = target
                 currentFamily = f
-                pendingHeader = (line, count, parsed, f)
-                pendingBytes.removeAll(keepingCapacity: true)
-                pendingBytes.append(contentsOf: UnsafeBufferPointer(start: line, count: count))
+                if count > pendingCapacity {
+                    pendingCopy.deallocate()
+                    pendingCapacity = count
+                    pendingCopy = .allocate(capacity: count)
+                }
+                memcpy(pendingCopy, line, count)
+                pendingLine = line
+                pendingCount = count
+                pendingFamily = f
                 return .schemaChanged
             }
-            h = parsed
             fam = f
         }
         currentFamily = fam
-        let fc = schema.fieldCount
+        let fc = schemaRef._withUnsafeGuaranteedRef { $0.fieldCount }
         record.ensureCapacity(fc)
         record.line = line
         record.lineLength = n
         record.reset(fieldCount: fc)
         scratch.used = 0
         let v = record.values
-        if h.tsLen > 0 { v[0] = FieldValue(base: line + h.tsStart, count: h.tsLen) }
-        if h.hostLen > 0 { v[1] = FieldValue(base: line + h.hostStart, count: h.hostLen) }
-        if h.progLen > 0 { v[2] = FieldValue(base: line + h.progStart, count: h.progLen) }
-        if h.pidLen > 0 { v[3] = FieldValue(base: line + h.pidStart, count: h.pidLen) }
-        v[4] = FieldValue(base: line + h.msgStart, count: h.msgLen)
-        if h.pri >= 0 {
-            if let f = scratch.decimal(Int64(h.pri >> 3)) { v[5] = f }
-            if let s = scratch.decimal(Int64(h.pri & 7)) { v[6] = s }
+        if header.tsLen > 0 { v[0] = FieldValue(base: line + header.tsStart, count: header.tsLen) }
+        if header.hostLen > 0 { v[1] = FieldValue(base: line + header.hostStart, count: header.hostLen) }
+        if header.progLen > 0 { v[2] = FieldValue(base: line + header.progStart, count: header.progLen) }
+        if header.pidLen > 0 { v[3] = FieldValue(base: line + header.pidStart, count: header.pidLen) }
+        v[4] = FieldValue(base: line + header.msgStart, count: header.msgLen)
+        if header.pri >= 0 {
+            if let f = scratch.decimal(Int64(header.pri >> 3)) { v[5] = f }
+            if let s = scratch.decimal(Int64(header.pri & 7)) { v[6] = s }
         }
-        if h.msgidLen > 0 { v[7] = FieldValue(base: line + h.msgidStart, count: h.msgidLen) }
-        if h.sdLen > 0 {
-            v[8] = FieldValue(base: line + h.sdStart, count: h.sdLen)
-            if let t = sdTable { structuredData(t, line + h.sdStart, h.sdLen, v + (fc - extra.count)) }
+        if header.msgidLen > 0 { v[7] = FieldValue(base: line + header.msgidStart, count: header.msgidLen) }
+        if header.sdLen > 0 {
+            v[8] = FieldValue(base: line + header.sdStart, count: header.sdLen)
+            if let t = sdTable { structuredData(t, line + header.sdStart, header.sdLen, v + (fc - extra.count)) }
         }
-        let base = v + SyslogDecoder.H
-        let m = line + h.msgStart
+        let base = v + headerFields
+        let m = line + header.msgStart
         switch fam {
         case .sshd, .auth, .syslog:
-            SyslogMessages.auth(m, h.msgLen, base, &caps, sshd: fam == .sshd, program: h.progLen > 0 ? line + h.progStart : nil,
-                                programLength: h.progLen)
+            SyslogMessages.auth(m, header.msgLen, base, &caps, sshd: fam == .sshd, program: header.progLen > 0 ? line + header.progStart : nil,
+                                programLength: header.progLen)
         case .netfilter:
-            SyslogMessages.netfilter(m, h.msgLen, base, program: h.progLen > 0 ? line + h.progStart : nil, programLength: h.progLen)
+            SyslogMessages.netfilter(m, header.msgLen, base, program: header.progLen > 0 ? line + header.progStart : nil, programLength: header.progLen)
         case .asa:
-            let start = isASAMarker(m, h.msgLen) ? m : line + h.progStart
-            let len = isASAMarker(m, h.msgLen) ? h.msgLen : n - h.progStart
+            let start = isASAMarker(m, header.msgLen) ? m : line + header.progStart
+            let len = isASAMarker(m, header.msgLen) ? header.msgLen : n - header.progStart
             SyslogMessages.asa(start, len, base, &caps, &scratch)
         }
-        record.timestamp = h.time
-        if h.badTime { return .malformed(.badTimestamp) }
+        record.timestamp = header.time
+        if header.badTime { return .malformed(.badTimestamp) }
         return .event
     }
 
@@ -642,20 +682,28 @@ package final class SyslogDecoder: LineDecoder {
     }
 }
 
-/// Where a netfilter `LOG` payload starts: the `IN=` key at the start, after a space or after `]`.
+/// Where a netfilter `LOG` payload starts: the `IN=` key at the start, after a space or after `]`, within the
+/// first 160 bytes and before any other `key=`; it must be followed by an `OUT=` key.
+///
+/// Jumps from one `=` to the next (memchr): only an `=` decides (an `IN=` before it, or another key that ends
+/// the search).
 func netfilterStart(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-    var i = 0
     let limit = min(n, 160)
-    while i + 3 < limit {
-        if p[i] == 73 && p[i + 1] == 78 && p[i + 2] == 61 && (i == 0 || p[i - 1] == 32 || p[i - 1] == 93) {
+    var from = 0
+    while from < limit {
+        guard let hit = memchr(p + from, 61, limit - from) else { return nil }
+        let e = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - p
+        if e + 1 >= limit { return nil }  // neither an `IN=` nor this `=` is looked at this close to the limit
+        if e >= 2 && p[e - 2] == 73 && p[e - 1] == 78 && (e == 2 || p[e - 3] == 32 || p[e - 3] == 93) {
             // must be followed by an OUT= key
-            var j = i + 3
+            var j = e + 1
             while j < n && p[j] != 32 { j += 1 }
-            if j + 4 < n && p[j + 1] == 79 && p[j + 2] == 85 && p[j + 3] == 84 && p[j + 4] == 61 { return i }
+            if j + 4 < n && p[j + 1] == 79 && p[j + 2] == 85 && p[j + 3] == 84 && p[j + 4] == 61 { return e - 2 }
             return nil
         }
-        if p[i] == 61 && i > 0 && p[i - 1] != 78 { return nil }  // another key=value before IN=
-        i += 1
+        if e + 3 >= limit { return nil }
+        if e > 0 && p[e - 1] != 78 { return nil }  // another key=value before IN=
+        from = e + 1
     }
     return nil
 }

@@ -144,13 +144,13 @@ enum SyslogMessages {
         }
         // `message repeated N times: [ inner ]`
         if n > 28 && startsWith(p, n, repeatedPrefix) {
-            var j = repeatedPrefix.count
+            var j = repeatedPrefix.utf8CodeUnitCount
             let ds = j
             while j < n && isDigit(p[j]) { j += 1 }
             if j > ds, startsWith(p + j, n - j, timesPrefix) {
-                out[AuthSlot.repeated] = FieldValue(base: p + ds, count: j - ds)
-                p += j + timesPrefix.count
-                n -= j + timesPrefix.count
+                setField(out, AuthSlot.repeated, p + ds, j - ds)
+                p += j + timesPrefix.utf8CodeUnitCount
+                n -= j + timesPrefix.utf8CodeUnitCount
                 while n > 0 && isSpace(p[0]) { p += 1; n -= 1 }
                 if n > 0 && p[n - 1] == 93 { n -= 1 }
                 while n > 0 && isSpace(p[n - 1]) { n -= 1 }
@@ -202,6 +202,11 @@ enum SyslogMessages {
             var invalid: Bool
             var only: UnsafePointer<UInt8>
             var onlyCount: Int
+            /// `action.value`, `outcome?.value`, `Word.true.value`, `Word.false.value`, resolved once.
+            var actionValue: FieldValue
+            var outcomeValue: FieldValue
+            var trueValue: FieldValue
+            var falseValue: FieldValue
         }
         let rules: UnsafeMutablePointer<Rule>
         let starts: UnsafeMutablePointer<Int>  // 257 entries
@@ -220,7 +225,9 @@ enum SyslogMessages {
                 oc = o.count
             }
             (rules + i).initialize(to: AuthTable.Rule(template: r.template, action: r.action, outcome: r.outcome,
-                                                      sshEvent: r.sshEvent, invalid: r.invalid, only: op, onlyCount: oc))
+                                                      sshEvent: r.sshEvent, invalid: r.invalid, only: op, onlyCount: oc,
+                                                      actionValue: r.action.value, outcomeValue: r.outcome?.value ?? .absent,
+                                                      trueValue: Word.true.value, falseValue: Word.false.value))
         }
         let starts = UnsafeMutablePointer<Int>.allocate(capacity: 257)
         var flat: [Int] = []
@@ -234,21 +241,21 @@ enum SyslogMessages {
         return AuthTable(rules: rules, starts: starts, indices: idx)
     }()
 
-    private static let repeatedPrefix = Array("message repeated ".utf8)
-    private static let timesPrefix = Array(" times: [".utf8)
-    private static let preauthSuffix = Array("[preauth]".utf8)
-    private static let invalidUserPrefix = Array("invalid user ".utf8)
-    private static let illegalUserPrefix = Array("illegal user ".utf8)
+    private static var repeatedPrefix: StaticString { "message repeated " }
+    private static var timesPrefix: StaticString { " times: [" }
+    private static var preauthSuffix: StaticString { "[preauth]" }
+    private static var invalidUserPrefix: StaticString { "invalid user " }
+    private static var illegalUserPrefix: StaticString { "illegal user " }
 
     private static func applyAuth(
         _ r: AuthTable.Rule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
     ) {
-        out[AuthSlot.action] = r.action.value
-        if let o = r.outcome { out[AuthSlot.outcome] = o.value }
+        out[AuthSlot.action] = r.actionValue
+        if r.outcome != nil { out[AuthSlot.outcome] = r.outcomeValue }
         if r.sshEvent {
             var k = 0
             while k < n && p[k] != 32 { k += 1 }
-            out[AuthSlot.sshEvent] = FieldValue(base: p, count: k)
+            setField(out, AuthSlot.sshEvent, p, k)
         }
         var invalid = r.invalid
         for c in 0..<caps.count {
@@ -268,7 +275,7 @@ enum SyslogMessages {
                     let k = UnsafePointer<UInt8>(paren.assumingMemoryBound(to: UInt8.self)) - s
                     if k > 0 && startsWith(s + k, len - k, uidPrefix) { len = k }
                 }
-                if len > 0 { out[AuthSlot.user] = FieldValue(base: s, count: len) }
+                if len > 0 { setField(out, AuthSlot.user, s, len) }
             case .ip, .dip:
                 var k = 0
                 while k < len && s[k] != 32 { k += 1 }
@@ -276,34 +283,34 @@ enum SyslogMessages {
                 if len > 1 && s[0] == 91 && s[len - 1] == 93 { s += 1; len -= 2 }
                 if len == 0 { continue }
                 if kind == .ip {
-                    out[AuthSlot.rhost] = FieldValue(base: s, count: len)
-                    if IPAddress.parse(s, len) != nil { out[AuthSlot.srcIP] = FieldValue(base: s, count: len) }
+                    setField(out, AuthSlot.rhost, s, len)
+                    if IPAddress.parse(s, len) != nil { setField(out, AuthSlot.srcIP, s, len) }
                 } else if IPAddress.parse(s, len) != nil {
-                    out[AuthSlot.dstIP] = FieldValue(base: s, count: len)
+                    setField(out, AuthSlot.dstIP, s, len)
                 }
             case .port, .dport:
                 var k = 0
                 while k < len && k < 5 && isDigit(s[k]) { k += 1 }
                 if k > 0 && (k == len || !isDigit(s[k])) {
-                    out[kind == .port ? AuthSlot.srcPort : AuthSlot.dstPort] = FieldValue(base: s, count: k)
+                    setField(out, kind == .port ? AuthSlot.srcPort : AuthSlot.dstPort, s, k)
                 }
-            case .method: if len > 0 { out[AuthSlot.method] = FieldValue(base: s, count: len) }
-            case .sig: if len > 0 { out[AuthSlot.signature] = FieldValue(base: s, count: len) }
-            case .tty: if len > 0 { out[AuthSlot.tty] = FieldValue(base: s, count: len) }
-            case .pwd: if len > 0 { out[AuthSlot.pwd] = FieldValue(base: s, count: len) }
-            case .euser: if len > 0 { out[AuthSlot.effectiveUser] = FieldValue(base: s, count: len) }
-            case .command: if len > 0 { out[AuthSlot.command] = FieldValue(base: s, count: len) }
-            case .group: if len > 0 { out[AuthSlot.group] = FieldValue(base: s, count: len) }
+            case .method: if len > 0 { setField(out, AuthSlot.method, s, len) }
+            case .sig: if len > 0 { setField(out, AuthSlot.signature, s, len) }
+            case .tty: if len > 0 { setField(out, AuthSlot.tty, s, len) }
+            case .pwd: if len > 0 { setField(out, AuthSlot.pwd, s, len) }
+            case .euser: if len > 0 { setField(out, AuthSlot.effectiveUser, s, len) }
+            case .command: if len > 0 { setField(out, AuthSlot.command, s, len) }
+            case .group: if len > 0 { setField(out, AuthSlot.group, s, len) }
             case .reason:
                 while len > 0 && isSpace(s[0]) { s += 1; len -= 1 }
-                if len > 0 { out[AuthSlot.reason] = FieldValue(base: s, count: len) }
+                if len > 0 { setField(out, AuthSlot.reason, s, len) }
             }
         }
-        out[AuthSlot.invalidUser] = invalid ? Word.true.value : Word.false.value
+        out[AuthSlot.invalidUser] = invalid ? r.trueValue : r.falseValue
         if !r.sshEvent && r.outcome == nil && r.onlyCount == 0 && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
     }
 
-    private static let uidPrefix = Array("(uid=".utf8)
+    private static var uidPrefix: StaticString { "(uid=" }
 
     // MARK: netfilter
 
@@ -367,7 +374,7 @@ enum SyslogMessages {
             plen = programLength
         }
         if plen > 0 {
-            out[NetSlot.prefix] = FieldValue(base: prefix, count: plen)
+            setField(out, NetSlot.prefix, prefix, plen)
             if let a = actionFromPrefix(prefix, plen) {
                 out[NetSlot.action] = a.value
                 if a == .block { out[NetSlot.blocked] = Word.true.value } else if a == .allow { out[NetSlot.blocked] = Word.false.value }
@@ -400,10 +407,10 @@ enum SyslogMessages {
                 sawProto = true
                 out[slot] = Word.transport(p + eq + 1, vlen)?.value ?? FieldValue(base: p + eq + 1, count: vlen)
             } else {
-                out[slot] = FieldValue(base: p + eq + 1, count: vlen)
+                setField(out, slot, p + eq + 1, vlen)
             }
         }
-        if flagsStart >= 0 { out[NetSlot.flags] = FieldValue(base: p + flagsStart, count: flagsEnd - flagsStart, listSeparator: 32) }
+        if flagsStart >= 0 { setField(out, NetSlot.flags, p + flagsStart, flagsEnd - flagsStart, listSeparator: 32) }
     }
 
     /// block / allow / audit from a log prefix (`[UFW BLOCK]`, `DROP_INPUT`, EdgeOS `[WAN_IN-10-D]`).
@@ -569,13 +576,13 @@ enum SyslogMessages {
             i += 1
         }
         guard i + 1 < n, isDigit(p[i]), p[i + 1] == 45 else { return }
-        out[ASASlot.level] = FieldValue(base: p + i, count: 1)
+        setField(out, ASASlot.level, p + i, 1)
         i += 2
         let ids = i
         var id = 0
         while i < n && i < ids + 7 && isDigit(p[i]) { id = id * 10 + Int(p[i] - 48); i += 1 }
         guard i > ids else { return }
-        out[ASASlot.messageID] = FieldValue(base: p + ids, count: i - ids)
+        setField(out, ASASlot.messageID, p + ids, i - ids)
         if i < n && p[i] == 58 { i += 1 }
         while i < n && isSpace(p[i]) { i += 1 }
         guard let rules = asaRules[id] else { return }
@@ -612,13 +619,13 @@ enum SyslogMessages {
                 while k < len && v[k] != 32 { k += 1 }
                 if k > 0 { out[ASASlot.transport] = Word.transport(v, k)?.value ?? FieldValue(base: v, count: k) }
             case .dir:
-                out[ASASlot.direction] = FieldValue(base: v, count: len)
+                setField(out, ASASlot.direction, v, len)
                 outbound = len == 8 && v[0] == 111
-            case .conn: if len > 0 { out[ASASlot.connID] = FieldValue(base: v, count: len) }
+            case .conn: if len > 0 { setField(out, ASASlot.connID, v, len) }
             case .bytes:
                 var k = 0
                 while k < len && isDigit(v[k]) { k += 1 }
-                if k > 0 { out[ASASlot.bytes] = FieldValue(base: v, count: k) }
+                if k > 0 { setField(out, ASASlot.bytes, v, k) }
             case .duration:
                 // h:mm:ss (hours may exceed 24), or NdNNh forms are left absent
                 var parts: (Int64, Int64, Int64) = (0, 0, 0)
@@ -646,21 +653,21 @@ enum SyslogMessages {
                     parts.2 = cur
                     if let d = scratch.decimal(parts.0 * 3600 + parts.1 * 60 + parts.2) { out[ASASlot.duration] = d }
                 }
-            case .acl: if len > 0 { out[ASASlot.rule] = FieldValue(base: v, count: len) }
+            case .acl: if len > 0 { setField(out, ASASlot.rule, v, len) }
             case .verdict:
                 if let w = verdictWord(v, len) { action = w }
             case .user:
-                if len > 0 { out[ASASlot.user] = FieldValue(base: v, count: len) }
+                if len > 0 { setField(out, ASASlot.user, v, len) }
             case .reason:
                 var b = v
                 while len > 0 && isSpace(b[0]) { b += 1; len -= 1 }
-                if len > 0 { out[ASASlot.reason] = FieldValue(base: b, count: len) }
-            case .url: if len > 0 { out[ASASlot.url] = FieldValue(base: v, count: len) }
+                if len > 0 { setField(out, ASASlot.reason, b, len) }
+            case .url: if len > 0 { setField(out, ASASlot.url, v, len) }
             case .iface:
                 var k = 0
                 while k < len && v[k] != 32 { k += 1 }
-                if k > 0 { out[ASASlot.srcIf] = FieldValue(base: v, count: k) }
-            case .command: if len > 0 { out[ASASlot.command] = FieldValue(base: v, count: len) }
+                if k > 0 { setField(out, ASASlot.srcIf, v, k) }
+            case .command: if len > 0 { setField(out, ASASlot.command, v, len) }
             }
         }
         if r.swapIfOutbound && outbound {
@@ -707,7 +714,7 @@ enum SyslogMessages {
             n = k
             if n > 0, let slash = memchr(p, 47, n) {
                 let s = UnsafePointer<UInt8>(slash.assumingMemoryBound(to: UInt8.self)) - p
-                if iface >= 0 && s > 0 { out[iface] = FieldValue(base: p, count: s) }
+                if iface >= 0 && s > 0 { setField(out, iface, p, s) }
                 p += s + 1
                 n -= s + 1
             }
@@ -723,15 +730,26 @@ enum SyslogMessages {
         // iface:addr (an IPv6 address alone also contains ':')
         if n > 0 && IPAddress.parse(p, n) == nil, let colon = memchr(p, 58, n) {
             let k = UnsafePointer<UInt8>(colon.assumingMemoryBound(to: UInt8.self)) - p
-            if iface >= 0 && k > 0 && !out[iface].isPresent { out[iface] = FieldValue(base: p, count: k) }
+            if iface >= 0 && k > 0 && !out[iface].isPresent { setField(out, iface, p, k) }
             p += k + 1
             n -= k + 1
         }
-        if n > 0 && IPAddress.parse(p, n) != nil { out[ip] = FieldValue(base: p, count: n) }
+        if n > 0 && IPAddress.parse(p, n) != nil { setField(out, ip, p, n) }
         if let pp = portPtr, portLen > 0 && portLen <= 5 {
             var ok = true
             for j in 0..<portLen where !isDigit(pp[j]) { ok = false }
-            if ok { out[port] = FieldValue(base: pp, count: portLen) }
+            if ok { setField(out, port, pp, portLen) }
         }
     }
+}
+
+/// `out[slot] = FieldValue(base: p, count: n, listSeparator: s)` as plain stores (the FlowhoundCore initialiser
+/// is a call from this module).
+@inline(__always)
+func setField(
+    _ out: UnsafeMutablePointer<FieldValue>, _ slot: Int, _ p: UnsafePointer<UInt8>, _ n: Int, listSeparator: UInt8 = 0
+) {
+    out[slot].base = p
+    out[slot].count = n
+    out[slot].listSeparator = listSeparator
 }

@@ -8,6 +8,9 @@ package enum AlertsQuery {
         package var storePath: String
         /// RFC 3339 time, date, epoch seconds, or a duration back from now (wall clock): `24h`, `7d`.
         package var since: String?
+        /// Durations count back from the newest stored alert's last event (log time) instead of the wall clock:
+        /// "the last 24 hours of the log" for stores filled from archived logs.
+        package var relativeToLatest = false
         package var until: String?
         package var ruleID: String?
         package var minimumLevel: Severity?
@@ -33,7 +36,19 @@ package enum AlertsQuery {
     /// Renders the matching alerts; returns (output bytes, diagnostics, exit status 0 or 2).
     package static func run(_ o: Options) -> ([UInt8], [Diagnostic], Int32) {
         var q = AlertStore.Query()
-        let now = wallClock()
+        var st = stat()
+        guard stat(o.storePath, &st) == 0 else {
+            return ([], [Diagnostic(code: "no_store", "no alert store here; scans write one with --store DB or --output sqlite:DB", at: FileLocation(path: o.storePath))], 2)
+        }
+        var now = wallClock()
+        if o.relativeToLatest {
+            do {
+                guard let latest = try AlertStore(path: o.storePath).latestLastSeen() else { return ([], [], 0) }
+                now = latest
+            } catch {
+                return ([], [error], 2)
+            }
+        }
         for (text, isSince) in [(o.since, true), (o.until, false)] {
             guard let text else { continue }
             guard let t = time(text, now: now) else {
@@ -44,10 +59,6 @@ package enum AlertsQuery {
         q.ruleID = o.ruleID
         q.minimumLevel = o.minimumLevel
         q.limit = o.limit
-        var st = stat()
-        guard stat(o.storePath, &st) == 0 else {
-            return ([], [Diagnostic(code: "no_store", "no alert store here; scans write one with --store DB or --output sqlite:DB", at: FileLocation(path: o.storePath))], 2)
-        }
         do {
             let store = try AlertStore(path: o.storePath)
             let alerts = try store.alerts(q)

@@ -352,17 +352,25 @@ package enum IncrementalRunner {
         var stats = InputStats(path: item.path)
         var problems: [Diagnostic] = []
         var item = item
-        let fd: Int32
+        var fd: Int32
         switch FileProbe.open(item.path) {
-        case .failure(let e): return (nil, stats, [e.diagnostic])
+        case .failure(let e):
+            // gone since it was listed (logrotate compressed or removed it): read it where it went, or leave its
+            // position as it was for the next plan; an error only when it is there and cannot be opened
+            if access(item.path, F_OK) == 0 { return (nil, stats, [e.diagnostic]) }
+            guard let (moved, f) = relocate(item) else { return (planned(item, now: now), stats, []) }
+            item = moved
+            fd = f
         case .success(let f): fd = f
         }
-        // the file may have been replaced between listing and opening
+        // Another file under this name than the one planned: logrotate renamed it meanwhile. Reading what is there
+        // from 0 would read a generation again that other positions already cover (the repeats of the rotation
+        // matrix under load); the planned file is read where it is now, or its position kept for the next plan.
         if let (dev, ino, _, _, _) = FileProbe.stat(fd: fd), dev != item.identity.device || ino != item.identity.inode {
-            if case .success(let id) = FileProbe.identity(fd: fd, path: item.path) { item.identity = id }
-            item.start = 0
-            item.firstLine = 1
-            item.marker = []
+            close(fd)
+            guard let (moved, f) = relocate(item) else { return (planned(item, now: now), stats, []) }
+            item = moved
+            fd = f
         }
         let reader = ChunkReader(fd: fd, path: item.path, closeOnDeinit: true)
         var ingest = IngestOptions()
@@ -523,6 +531,40 @@ package enum IncrementalRunner {
         var result = ck
         result.insideCutLine = cut
         return (result, stats, problems)
+    }
+
+    /// The planned file of `item` after a rotation moved it: the same inode under another name next to its
+    /// primary, or (renamed, then compressed) a `.gz` of its name whose decoded start is its content. The position
+    /// is kept: a decoded offset is the same in the plain file and its `.gz`. Returns the item and an open fd.
+    static func relocate(_ item: ReadItem) -> (ReadItem, Int32)? {
+        let names = RotatedGenerations.siblings(of: item.primary).map(\.path) + [item.primary]
+        for path in names where path != item.path || !item.identity.compressed {
+            guard case .success(let fd) = FileProbe.open(path) else { continue }
+            if let (dev, ino, _, _, _) = FileProbe.stat(fd: fd), dev == item.identity.device, ino == item.identity.inode {
+                var moved = item
+                moved.path = path
+                return (moved, fd)
+            }
+            close(fd)
+        }
+        guard !item.identity.compressed, case .success(let id) = FileProbe.identity(path: item.path + ".gz"),
+            id.compressed, id.extends(item.identity.prefix), case .success(let fd) = FileProbe.open(item.path + ".gz")
+        else { return nil }
+        var moved = item
+        moved.path = item.path + ".gz"
+        moved.identity = id
+        return (moved, fd)
+    }
+
+    /// The position `item` was planned from, unchanged (nothing was read).
+    /// (Kept for a file never read too, at 0: the next plan then finds its content wherever it went.)
+    static func planned(_ item: ReadItem, now: Int64) -> Checkpoint? {
+        var c = Checkpoint(
+            primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
+            prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
+            compressed: item.identity.compressed, done: false, active: item.path == item.primary, seenAt: now)
+        c.insideCutLine = item.insideCutLine
+        return c
     }
 
     enum MarkerCheck { case matches, differs, shorter, cutBefore(IngestError) }

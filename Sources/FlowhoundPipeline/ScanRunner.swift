@@ -376,6 +376,8 @@ struct ScanSink: LineSink {
     /// references above keep the objects alive as long as the sink).
     var tsvRef: Unmanaged<ZeekTSVDecoder>?
     var jsonRef: Unmanaged<ZeekJSONDecoder>?
+    /// The decoder when it is the syslog one (called directly; it clears the record itself).
+    var syslogRef: Unmanaged<SyslogDecoder>?
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
@@ -434,6 +436,7 @@ struct ScanSink: LineSink {
             json = d as? ZeekJSONDecoder
             tsvRef = tsv.map { Unmanaged.passUnretained($0) }
             jsonRef = json.map { Unmanaged.passUnretained($0) }
+            syslogRef = (d as? SyslogDecoder).map { Unmanaged.passUnretained($0) }
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -472,6 +475,7 @@ struct ScanSink: LineSink {
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
         if let tsvRef { return tsvRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
         if let jsonRef { return jsonRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
+        if let syslogRef { return syslogRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
         guard let decoder else { return .skipped }
         record.reset(fieldCount: fieldCount)
         return decoder.decode(bytes, count, into: &record)

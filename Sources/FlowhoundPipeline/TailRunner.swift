@@ -332,14 +332,27 @@ package final class TailRunner {
                     + "ulimit -n or LimitNOFILE=")
             return
         }
+        var item = item
+        var rotated = rotated
         guard case .success(var fd) = FileProbe.open(item.path) else {
             if access(item.path, F_OK) == 0 {
                 deferOpen(item, rotated: rotated, why: "cannot open it: \(String(cString: strerror(errno)))")
+                return
+            }
+            // gone since it was planned: renamed, or compressed (then its rest is read from the .gz at once)
+            guard let (moved, mfd) = IncrementalRunner.relocate(item) else {
+                if let c = IncrementalRunner.planned(item, now: wallClockNanoseconds()) { retired.append(c) }
+                return
+            }
+            if moved.identity.compressed {
+                close(mfd)
+                readOnce(moved)
+            } else {
+                close(mfd)
+                open(moved, rotated: true)
             }
             return
         }
-        var item = item
-        var rotated = rotated
         if !item.identity.compressed, let (dev, ino, _, _, _) = FileProbe.stat(fd: fd),
             dev != item.identity.device || ino != item.identity.inode,
             let moved = renamedAway(item)

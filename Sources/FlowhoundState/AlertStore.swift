@@ -145,6 +145,17 @@ package final class AlertStore {
         package init() {}
     }
 
+    /// The log time of the newest event of any stored alert (nil for an empty store).
+    package func latestLastSeen() throws(Diagnostic) -> Timestamp? {
+        do {
+            return try queue.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MAX(last_seen) FROM alerts").map { Timestamp(nanoseconds: $0) }
+            }
+        } catch {
+            throw Diagnostic(code: "alert_store", "cannot read the alert store: \(error)", at: FileLocation(path: path))
+        }
+    }
+
     /// Alerts matching `q`, oldest first (by last event, then id).
     package func alerts(_ q: Query) throws(Diagnostic) -> [StoredAlert] {
         var clauses: [String] = []

@@ -9,7 +9,9 @@ struct AlertsCommand: ParsableCommand {
         abstract: "Print alerts from the SQLite alert store (written by scan --store DB or --output sqlite:DB).",
         discussion: """
             Alerts are printed oldest first (by the log time of their last event). --since/--until take an RFC 3339 \
-            time, a date (midnight UTC), epoch seconds, or a duration back from now (24h, 7d). Repeats merged by \
+            time, a date (midnight UTC), epoch seconds, or a duration back from now (24h, 7d); with --relative-to latest \
+            a duration counts back from the newest stored alert's last event instead (log time, for stores filled \
+            from archived logs). Repeats merged by \
             --suppress are part of the stored alert's count. Exit status: 0, or 2 on an error.
             """)
 
@@ -21,6 +23,13 @@ struct AlertsCommand: ParsableCommand {
 
     @Option(name: .customLong("until"), help: "Only alerts whose last event is before this time.")
     var until: String?
+
+    @Option(
+        name: .customLong("relative-to"),
+        help: "What a duration in --since/--until counts back from: now (the wall clock) or latest (the newest stored alert's last event).")
+    var relativeTo: RelativeTo = .now
+
+    enum RelativeTo: String, ExpressibleByArgument, CaseIterable { case now, latest }
 
     @Option(name: .customLong("rule"), help: "Only alerts of this rule id.")
     var rule: String?
@@ -38,6 +47,7 @@ struct AlertsCommand: ParsableCommand {
         var o = AlertsQuery.Options(storePath: store)
         o.since = since
         o.until = until
+        o.relativeToLatest = relativeTo == .latest
         o.ruleID = rule
         o.minimumLevel = level?.severity
         o.limit = limit

@@ -15,6 +15,15 @@ private func with<T>(_ s: String, _ body: (UnsafePointer<UInt8>, Int) -> T) -> T
         #expect(with("") { Bytes.parseInt($0, $1) } == nil)
         #expect(with("-") { Bytes.parseInt($0, $1) } == nil)
         #expect(with("99999999999999999999") { Bytes.parseInt($0, $1) } == nil)
+        // either side of the short path (at most 18 bytes, no overflow checks) and the Int64 limits
+        #expect(with("999999999999999999") { Bytes.parseInt($0, $1) } == 999_999_999_999_999_999)
+        #expect(with("-99999999999999999") { Bytes.parseInt($0, $1) } == -99_999_999_999_999_999)
+        #expect(with("9223372036854775807") { Bytes.parseInt($0, $1) } == Int64.max)
+        #expect(with("-9223372036854775807") { Bytes.parseInt($0, $1) } == -Int64.max)
+        #expect(with("9223372036854775808") { Bytes.parseInt($0, $1) } == nil)
+        #expect(with("00000000000000000000") { Bytes.parseInt($0, $1) } == 0)
+        #expect(with("12345678901234567x") { Bytes.parseInt($0, $1) } == nil)
+        #expect(with("+") { Bytes.parseInt($0, $1) } == nil)
     }
 
     @Test func parsesDoubles() {

@@ -47,4 +47,39 @@ import Testing
         }
         #expect(checked > 1_000)
     }
+
+    /// The byte-by-byte scan `netfilterStart` replaced (kept here as the oracle).
+    static func netfilterStartBytewise(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        var i = 0
+        let limit = min(n, 160)
+        while i + 3 < limit {
+            if p[i] == 73 && p[i + 1] == 78 && p[i + 2] == 61 && (i == 0 || p[i - 1] == 32 || p[i - 1] == 93) {
+                var j = i + 3
+                while j < n && p[j] != 32 { j += 1 }
+                if j + 4 < n && p[j + 1] == 79 && p[j + 2] == 85 && p[j + 3] == 84 && p[j + 4] == 61 { return i }
+                return nil
+            }
+            if p[i] == 61 && i > 0 && p[i - 1] != 78 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    @Test func netfilterStartAgreesWithTheBytewiseScan() {
+        var rng = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = ["IN=", "OUT=", " ", "]", "N=", "x", "=", "IN=eth0 OUT= ", "[UFW BLOCK] "].map { Array($0.utf8) }
+        var found = 0
+        for _ in 0..<30_000 {
+            var b: [UInt8] = []
+            if Bool.random(using: &rng) { b += [UInt8](repeating: 120, count: Int.random(in: 140...162, using: &rng)) }
+            for _ in 0..<Int.random(in: 0...12, using: &rng) { b += pieces.randomElement(using: &rng)! }
+            b.withUnsafeBufferPointer { u in
+                let p = u.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                let got = netfilterStart(p, u.count)
+                #expect(got == Self.netfilterStartBytewise(p, u.count), "\(String(decoding: b, as: UTF8.self))")
+                if got != nil { found += 1 }
+            }
+        }
+        #expect(found > 500)
+    }
 }

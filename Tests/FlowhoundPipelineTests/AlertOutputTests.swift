@@ -116,6 +116,12 @@ func rawControlBytes(_ d: Data, allowCR: Bool = false) -> [UInt8] {
         #expect(try count(["--since", "2026-03-02T09:00:00Z"]) == 4)
         #expect(try count(["--since", "2026-03-02T09:00:00Z", "--until", "2026-03-02T09:20:00+00:00"]) == 3)
         #expect(try count(["--limit", "2"]) == 2)
+        // durations: back from the wall clock (these alerts are from March), or from the newest alert's log time
+        // (09:24:10): 30 minutes back keeps 09:02:30 (the merged sweep), 09:02:43, 09:10:05 and 09:24:10
+        #expect(try count(["--since", "24h"]) == 0)
+        #expect(try count(["--since", "30m", "--relative-to", "latest"]) == 4)
+        #expect(try count(["--since", "3h", "--relative-to", "latest"]) == 5)
+        #expect(try count(["--until", "15m", "--relative-to", "latest"]) == 3, "before 09:09:10: 07:41:12, 09:02:30, 09:02:43")
         let csv = try runFlowhound(["alerts", "--store", db, "--format", "csv"])
         #expect(csv.stdout.hasPrefix("timestamp,start,end,rule_id,") && csv.stdout.components(separatedBy: "\r\n").count == 7)
         let bad = try runFlowhound(["alerts", "--store", db, "--since", "yesterday-ish"])

@@ -1,3 +1,6 @@
+@testable import FlowhoundPipeline
+import FlowhoundIngest
+import FlowhoundState
 import Foundation
 import Testing
 
@@ -271,5 +274,64 @@ struct ExactlyOnceTests {
     static func evidenceLine(_ alert: String) -> Int {
         guard let r = alert.range(of: "\"line\":") else { return -1 }
         return Int(alert[r.upperBound...].prefix { $0.isNumber }) ?? -1
+    }
+}
+
+/// A rotation between planning and opening (`IncrementalRunner.read` on a planned item whose name now holds
+/// another file): the planned file is read where it went, from its planned position.
+@Suite("rotation racing a run")
+struct RotationRaceTests {
+    static func plan(_ s: Scratch, _ name: String, start: Int64) throws -> ReadItem {
+        guard case .success(let id) = FileProbe.identity(path: s.path(name)) else { throw CocoaError(.fileReadUnknown) }
+        let fd = open(s.path(name), O_RDONLY)
+        defer { close(fd) }
+        return ReadItem(
+            primary: s.path("app.log"), path: s.path(name), identity: id, start: start, firstLine: 3,
+            marker: FileProbe.plainMarker(fd: fd, before: start) ?? [], discard: false)
+    }
+
+    static func read(_ s: Scratch, _ item: ReadItem) throws -> (Checkpoint?, [String]) {
+        let raw = try RawLineOutput(path: s.path("out"))
+        var superseded: Checkpoint?
+        let (ck, _, _) = IncrementalRunner.read(
+            item, stack: nil, raw: raw, journal: nil, inc: IncrementalOptions(statePath: ""), now: 0,
+            superseded: &superseded)
+        raw.sync()
+        return (ck, ExactlyOnceTests.fileLines(s.path("out")))
+    }
+
+    @Test("renamed after planning: the rest of the planned file is read from app.log.1, the new app.log is left")
+    func renamed() throws {
+        let s = try Scratch()
+        try s.write("app.log", Scratch.lines("a", 1...4))
+        let item = try Self.plan(s, "app.log", start: Int64("a-1\na-2\n".utf8.count))
+        try s.move("app.log", "app.log.1")
+        try s.write("app.log", Scratch.lines("new", 1...3))
+        let (ck, lines) = try Self.read(s, item)
+        #expect(lines == ["a-3", "a-4"])
+        #expect(ck?.path == s.path("app.log.1"))
+        #expect(ck?.offset == Int64(Scratch.lines("a", 1...4).utf8.count))
+    }
+
+    @Test("renamed and compressed after planning: the rest is read from the .gz at the decoded offset")
+    func compressed() throws {
+        let s = try Scratch()
+        try s.write("app.log.1", Scratch.lines("a", 1...4))
+        let item = try Self.plan(s, "app.log.1", start: Int64("a-1\na-2\n".utf8.count))
+        try s.sh("gzip app.log.1")
+        let (ck, lines) = try Self.read(s, item)
+        #expect(lines == ["a-3", "a-4"])
+        #expect(ck?.compressed == true)
+    }
+
+    @Test("gone after planning, nowhere to be found: nothing read, the planned position kept")
+    func gone() throws {
+        let s = try Scratch()
+        try s.write("app.log.1", Scratch.lines("a", 1...4))
+        let item = try Self.plan(s, "app.log.1", start: 8)
+        try s.remove("app.log.1")
+        let (ck, lines) = try Self.read(s, item)
+        #expect(lines.isEmpty)
+        #expect(ck?.offset == 8 && ck?.inode == item.identity.inode)
     }
 }
