@@ -9,8 +9,9 @@
 #   jobs   two files on two cores vs one: --jobs 2 vs --jobs 1 on the same two plain files
 #   sshd   the sshd brute-force workload vs SEC (runs Benchmarks/bench_sshd_sec.sh)
 #   sigma  SigmaHQ rules vs the pySigma oracle (runs Scripts/sigma_differential.py --bench)
-#   rss    peak RSS (/usr/bin/time -v) of a scan of RSS_GB GB of Zeek TSV streamed through a pipe to `-`
-#          (the file repeated; nothing of that size is written)
+#   rss    peak RSS (/usr/bin/time -v) of a scan of one Zeek TSV file of at least RSS_GB GB (10^9 bytes),
+#          generated with gen_conn (its own seed, one continuous log-time stream) and deleted afterwards
+#          (KEEP_RSS=1 keeps it); needs that much free disk space under Benchmarks/data
 # The 1-minute load average is printed before every section: the machine may be shared.
 #
 # Environment knobs (all optional):
@@ -19,7 +20,8 @@
 #   SEED=1             gen_conn seed; the second file of `jobs` uses SEED+1
 #   BUILD=1            0 = use existing binaries; 1 = `swift build -c release` (ISA-L when libisal-dev is
 #                      installed) and a zlib-only release build in .build-zlib (FLOWHOUND_ZLIB_ONLY=1)
-#   FLOWHOUND=...      default build (default .build/release/flowhound)
+#   SCRATCH=.build     scratch path of the release build (BUILD=1 builds there; e.g. SCRATCH=.build-rel)
+#   FLOWHOUND=...      default build (default $SCRATCH/release/flowhound)
 #   FLOWHOUND_ZLIB=... zlib-only build (default .build-zlib/release/flowhound; skipped if missing and BUILD=0)
 #   RSS_GB=10          size streamed by `rss`
 #   SSHD_SIZE_MB=200   SIZE_MB passed to bench_sshd_sec.sh;  SIGMA_SIZE_MB=1100 --bench-size-mb of sigma
@@ -35,7 +37,9 @@ SIZE_MB=${SIZE_MB:-600}
 ROUNDS=${ROUNDS:-3}
 SEED=${SEED:-1}
 BUILD=${BUILD:-1}
-FLOWHOUND=${FLOWHOUND:-$REPO/.build/release/flowhound}
+SCRATCH=${SCRATCH:-.build}
+[[ "$SCRATCH" == /* ]] || SCRATCH=$REPO/$SCRATCH
+FLOWHOUND=${FLOWHOUND:-$SCRATCH/release/flowhound}
 FLOWHOUND_ZLIB=${FLOWHOUND_ZLIB:-$REPO/.build-zlib/release/flowhound}
 RSS_GB=${RSS_GB:-10}
 SSHD_SIZE_MB=${SSHD_SIZE_MB:-200}
@@ -60,7 +64,7 @@ mkdir -p "$DATA"
 # --- builds -------------------------------------------------------------------------------------
 if [[ "$BUILD" != 0 ]]; then
     note "swift build -c release (default decoder: ISA-L if /usr/include/isa-l/igzip_lib.h exists)"
-    swift build -c release >&2 || die "release build failed"
+    swift build -c release --scratch-path "$SCRATCH" >&2 || die "release build failed"
     note "FLOWHOUND_ZLIB_ONLY=1 swift build -c release --scratch-path .build-zlib"
     FLOWHOUND_ZLIB_ONLY=1 swift build -c release --scratch-path "$REPO/.build-zlib" >&2 || die "zlib-only build failed"
 fi
@@ -147,6 +151,15 @@ if has plain; then
     CMD[plain-20rules]="'$FLOWHOUND' $SCAN --jobs 1 '$LOG1'"; INPUTS[plain-20rules]=$LOG1
     run_rounds plain-20rules
     row plain-20rules "$RECORDS" "$BYTES"
+    # how often the rules fire (untimed; a blocking file output so that no alert is dropped)
+    rm -f "$DATA/suite-plain-alerts.json"
+    rc=0
+    "$FLOWHOUND" scan --quiet --jobs 1 "${RULES[@]}" --output "file:$DATA/suite-plain-alerts.json format=json when_full=block" \
+        "$LOG1" || rc=$?
+    (( rc == 0 || rc == 1 )) || die "alert count run exited with $rc"
+    awk -v n="$RECORDS" '{ if (match($0, /"flowhound":\{"count":[0-9]+/)) { c += substr($0, RSTART + 21, RLENGTH - 21) } else c += 1; a += 1 }
+        END { printf "rules fired on %d of %d lines (%.4f%%), %d alerts after merging repeats\n", c, n, 100 * c / n, a }' \
+        "$DATA/suite-plain-alerts.json"
     echo "goal: >= 5 M lines/s per core"
 fi
 
@@ -189,21 +202,25 @@ if has sigma; then
 fi
 
 if has rss; then
-    section "rss: peak RSS scanning ${RSS_GB} GB of Zeek TSV from a pipe (the ${SIZE_MB} MiB file repeated)"
-    BODY=$DATA/conn-${SIZE_MB}mb-s$SEED.body
-    [[ -s "$BODY" && "$BODY" -nt "$LOG1" ]] || grep -v '^#' "$LOG1" > "$BODY"
-    BODY_BYTES=$(stat -c %s "$BODY")
-    REPEATS=$(( (RSS_GB * 1000000000 + BODY_BYTES - 1) / BODY_BYTES ))
-    HEADER=$(grep -m 8 '^#' "$LOG1")
+    RSS_MB=$(( (RSS_GB * 1000000000 + 1048575) / 1048576 ))
+    RSS_LOG=$DATA/conn-rss-${RSS_MB}mb-s$((SEED + 7)).log
+    section "rss: peak RSS scanning one ${RSS_GB} GB Zeek TSV file (gen_conn --size-mb $RSS_MB)"
+    if [[ ! -s "$RSS_LOG" ]]; then
+        note "generating $RSS_LOG"
+        "$GEN" --tsv "$RSS_LOG.tmp" --size-mb "$RSS_MB" --seed $((SEED + 7)) 2> /dev/null || { rm -f "$RSS_LOG.tmp"; die "gen_conn failed (disk full?)"; }
+        mv -f "$RSS_LOG.tmp" "$RSS_LOG"
+    fi
+    RSS_BYTES=$(stat -c %s "$RSS_LOG")
     t0=$(now)
     rc=0
-    { printf '%s\n' "$HEADER"; for (( i = 0; i < REPEATS; i++ )); do cat "$BODY"; done; } |
-        /usr/bin/time -v "$FLOWHOUND" $SCAN - > /dev/null 2> "$DATA/suite-rss.err" || rc=$?
+    /usr/bin/time -v "$FLOWHOUND" $SCAN "$RSS_LOG" > /dev/null 2> "$DATA/suite-rss.err" || rc=$?
     t1=$(now)
+    [[ "${KEEP_RSS:-0}" == 1 ]] || rm -f "$RSS_LOG"
     (( rc == 0 || rc == 1 )) || die "rss scan exited with $rc: $(tail -5 "$DATA/suite-rss.err")"
     KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$DATA/suite-rss.err")
-    awk -v kb="$KB" -v n="$REPEATS" -v b="$BODY_BYTES" -v a="$t0" -v z="$t1" 'BEGIN {
-        printf "streamed %.2f GB (%d copies) in %.1f s; peak RSS %.1f MB   (goal <= 100 MB)\n", n * b / 1e9, n, z - a, kb / 1024 }'
+    LINES=$(awk '/^flowhound: .* lines,/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "lines,") print $i }' "$DATA/suite-rss.err" | head -1)
+    awk -v kb="$KB" -v b="$RSS_BYTES" -v l="${LINES:-0}" -v a="$t0" -v z="$t1" 'BEGIN {
+        printf "scanned %.2f GB (%d lines) in %.1f s (%.1f MB/s); peak RSS %.1f MB   (goal <= 100 MB)\n", b / 1e9, l, z - a, b / 1e6 / (z - a), kb / 1024 }'
 fi
 echo
 echo "load average at the end: $(load)"
