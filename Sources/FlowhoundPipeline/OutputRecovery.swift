@@ -88,9 +88,7 @@ enum OutputRecovery {
     /// What a commit records for the outputs as they were synced.
     static func positions(_ files: [SyncedFile]) -> [OutputPosition] {
         var out: [OutputPosition] = []
-        for f in files where !out.contains(where: { $0.path == f.path }) {
-            out.append(OutputPosition(path: f.path, device: f.device, inode: f.inode, length: f.length))
-        }
+        for f in files where !out.contains(where: { $0.path == f.path }) { out.append(f) }
         return out
     }
 }

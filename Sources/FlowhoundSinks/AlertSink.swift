@@ -54,26 +54,7 @@ extension AlertSinkBackend {
 }
 
 /// An output file after an fsync: where it is, which inode it is, and how long it was.
-package struct SyncedFile: Sendable, Equatable {
-    package var path: String
-    package var device: UInt64
-    package var inode: UInt64
-    package var length: Int64
-
-    package init(path: String, device: UInt64, inode: UInt64, length: Int64) {
-        self.path = path
-        self.device = device
-        self.inode = inode
-        self.length = length
-    }
-
-    /// The identity and length of the open file `fd` (nil when fstat fails).
-    package static func of(fd: Int32, path: String) -> SyncedFile? {
-        var st = stat()
-        guard fd >= 0, fstat(fd, &st) == 0 else { return nil }
-        return SyncedFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), length: Int64(st.st_size))
-    }
-}
+package typealias SyncedFile = FilePosition
 
 /// What a backend may ask its worker while it writes: whether shutdown gave up waiting (then retries stop).
 package final class SinkControl: @unchecked Sendable {  // `abandonedFlag` is guarded by `lock`

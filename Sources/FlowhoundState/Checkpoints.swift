@@ -71,20 +71,7 @@ package struct CarriedLine: Sendable, Equatable {
 /// length after the flush and fsync that the commit covers. On the next start a file that is still this
 /// inode and has grown is cut back to `length` before the inputs resume from their checkpoints, so what was
 /// written after the last commit is written again exactly once (exactly-once delivery to files).
-package struct OutputPosition: Sendable, Equatable {
-    /// The path as the output was named (`--output FILE`, `file:FILE`).
-    package var path: String
-    package var device: UInt64
-    package var inode: UInt64
-    package var length: Int64
-
-    package init(path: String, device: UInt64, inode: UInt64, length: Int64) {
-        self.path = path
-        self.device = device
-        self.inode = inode
-        self.length = length
-    }
-}
+package typealias OutputPosition = FilePosition
 
 /// Everything `scan --incremental` and `tail` carry from one run to the next, committed in one transaction.
 package struct IngestState: Sendable, Equatable {
