@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "FlowhoundCoreTests", dependencies: ["FlowhoundCore"], swiftSettings: settings),
         .testTarget(name: "FlowhoundIngestTests", dependencies: ["FlowhoundIngest"], swiftSettings: settings),
         .testTarget(name: "FlowhoundParseTests", dependencies: ["FlowhoundParse", "CByteScan", "FlowhoundTestSupport"], swiftSettings: settings),
-        .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse"], swiftSettings: settings),
+        .testTarget(name: "FlowhoundRulesTests", dependencies: ["FlowhoundRules", "FlowhoundParse", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundDetectTests", dependencies: ["FlowhoundDetect", "FlowhoundParse", "FlowhoundTestSupport"], swiftSettings: settings),
         .testTarget(name: "FlowhoundStateTests", dependencies: ["FlowhoundState"], swiftSettings: settings),
         .testTarget(

@@ -1,3 +1,4 @@
+import FlowhoundTestSupport
 import Testing
 import FlowhoundCore
 @testable import FlowhoundParse
@@ -127,18 +128,6 @@ import FlowhoundCore
         let r = json(s + "\n", fileName: "conn.log", requested: ["a", "a.b"])
         #expect(r.events == 0)
         #expect(r.malformed[.badJSON] == 1, "\(s)")
-    }
-}
-
-/// Deterministic generator (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

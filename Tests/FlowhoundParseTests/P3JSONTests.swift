@@ -1,3 +1,4 @@
+import FlowhoundTestSupport
 import Foundation
 import Testing
 import FlowhoundCore
@@ -83,17 +84,6 @@ import FlowhoundCore
 }
 
 @Suite struct P3FuzzTests {
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let seeds: [String] = [
         "Feb  5 02:13:44 host sshd[1]: Failed password for invalid user admin from 203.0.113.9 port 50122 ssh2",
         "<34>1 2003-10-11T22:14:15.003Z h app 1 ID47 [a@1 k=\"v\\\"x\"][b c=\"d\"] msg",
@@ -107,7 +97,7 @@ import FlowhoundCore
     ]
 
     @Test func randomInputsNeverCrashOrHang() {
-        var rng = RNG(state: 0xF10_4D)
+        var rng = SplitMix(state: 0xF10_4D)
         var record = EventRecord(capacity: 8)
         defer { record.deallocate() }
         let decoders: [any LineDecoder] = [

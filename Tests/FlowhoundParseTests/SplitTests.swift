@@ -1,3 +1,4 @@
+import FlowhoundTestSupport
 import CByteScan
 import Testing
 

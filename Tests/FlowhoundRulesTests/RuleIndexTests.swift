@@ -1,4 +1,5 @@
 import FlowhoundCore
+import FlowhoundTestSupport
 import Foundation
 import Testing
 
@@ -6,25 +7,11 @@ import Testing
 
 /// The rule index (pre-selection by one numeric field) must never change which rules match.
 @Suite struct RuleIndexTests {
-    /// Deterministic pseudo-random numbers (SplitMix64), so a failure can be replayed.
-    struct Mix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-    }
-
     static let ports = ["22", "23", "80", "135", "139", "443", "445", "1433", "3389", "5985", "0"]
 
     /// One random rule: a selection that may require the port (one or two lists), a protocol and bytes,
     /// sometimes a filter on the port or an `or` with another selection.
-    static func randomRule(_ n: Int, _ rng: inout Mix) -> String {
+    static func randomRule(_ n: Int, _ rng: inout SplitMix) -> String {
         var sel: [String] = []
         func portList() -> String {
             let k = 1 + rng.below(4)
@@ -69,7 +56,7 @@ import Testing
             """
     }
 
-    static func randomEvent(_ rng: inout Mix) -> TestEvent {
+    static func randomEvent(_ rng: inout SplitMix) -> TestEvent {
         var f: [String: String] = [:]
         let port = rng.below(16)
         if port < ports.count {
@@ -90,7 +77,7 @@ import Testing
 
     @Test("70 random rules (two index words), 3,000 random events: indexed and unindexed sets match the same rules")
     func sameMatchesAsWithoutIndex() throws {
-        var rng = Mix(state: 20261201)
+        var rng = SplitMix(state: 20261201)
         let yaml = (0..<70).map { Self.randomRule($0, &rng) }.joined(separator: "\n---\n")
         let loaded = SigmaLoader.load(yaml: yaml, path: "random.yml")
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
