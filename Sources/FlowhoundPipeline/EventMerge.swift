@@ -24,13 +24,12 @@ import FlowhoundParse
 /// - Lateness: an event whose time is more than `lateTolerance` behind the newest key merged so far is still
 ///   processed and counted in `lateLines` (Zeek writes long connections when they end, so some are normal).
 /// - Bounds. A worker copies lines into batches of at most `batchBytes` (or one line, if longer) and
-///   `batchLines`; the records and matches its stage keeps count against those bytes (record storage grows by
-///   doubling, so it may reach twice its share). Each open input holds at most `queueDepth` ready batches plus
-///   the one being filled and the one being merged, so memory is about
-///   `maxOpenInputs × (queueDepth + 2) × batchBytes` (twice that at most with kept records) plus each open
-///   reader's framer (`IngestOptions.outputChunkSize + maxLineLength`). `jobs` workers decode at a time
-///   (a counting semaphore; a worker waiting for room in its queue does not hold one); threads exist only for
-///   open inputs and the next `jobs` ones being read ahead.
+///   `batchLines`; the records, notes and matches its stage keeps count against those bytes. Each open input
+///   holds at most `queueDepth` ready batches plus the one being filled and the one being merged, so memory is
+///   about `maxOpenInputs × (queueDepth + 2) × (batchBytes + 48 × batchLines)` plus each open reader's framer
+///   (`IngestOptions.outputChunkSize + maxLineLength`). `jobs` workers decode at a time (a counting semaphore;
+///   a worker waiting for room in its queue does not hold one); threads exist only for open inputs and the next
+///   `jobs` ones being read ahead.
 package enum EventMerge {
     package struct Options: Sendable {
         /// Inputs decoded at the same time.

@@ -199,28 +199,37 @@ struct ScanMergeSink: MergeSink {
     }
 
     @inline(__always) mutating func merged(_ batch: LineBatch, _ l: BatchLine) {
-        if l.adoptCount > 0 {
-            for k in Int(l.adoptStart)..<Int(l.adoptStart + l.adoptCount) { compiler.report(batch.adoptions[k]) }
+        if l.note < 0 {
+            if l.timed { advance(l.key) }
+            return
         }
-        if l.timed {
-            let t = Timestamp(nanoseconds: l.key)
-            engineClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
-            correlationClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
+        let note = batch.notes[Int(l.note)]
+        if note.adoptCount > 0 {
+            for k in Int(note.adoptStart)..<Int(note.adoptStart + note.adoptCount) {
+                compiler.report(batch.adoptions[k])
+            }
         }
-        if l.record >= 0 { deliver(batch, l) }
+        if l.timed { advance(l.key) }
+        if note.record >= 0 { deliver(batch, l, note) }
     }
 
-    mutating func deliver(_ batch: LineBatch, _ l: BatchLine) {
-        let schema = batch.schemas[Int(l.schema)]
+    @inline(__always) func advance(_ key: Int64) {
+        let t = Timestamp(nanoseconds: key)
+        engineClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
+        correlationClock._withUnsafeGuaranteedRef { $0.advance(to: t) }
+    }
+
+    mutating func deliver(_ batch: LineBatch, _ l: BatchLine, _ note: LineNote) {
+        let schema = batch.schemas[Int(note.schema)]
         var record = shell
-        record.values = batch.record(at: l.record)
+        record.values = batch.record(at: note.record)
         record.capacity = schema.fieldCount
         record.line = UnsafePointer(batch.arena + l.start)
         record.lineLength = l.count
         record.timestamp = l.timed ? Timestamp(nanoseconds: l.key) : nil
         let origin = EventOrigin(path: originPath, line: l.number, byteOffset: l.offset)
-        if l.feedsBehaviour { behaviour.observe(record: record, schema: schema, origin: origin) }
-        for k in Int(l.matchStart)..<Int(l.matchStart + l.matchCount) {
+        if note.feedsBehaviour { behaviour.observe(record: record, schema: schema, origin: origin) }
+        for k in Int(note.matchStart)..<Int(note.matchStart + note.matchCount) {
             let m = batch.matches[k]
             if correlations.isReferenced(ruleIndex: m) {
                 correlations.observe(ruleIndex: m, record: record, schema: schema, origin: origin)

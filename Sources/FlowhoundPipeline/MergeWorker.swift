@@ -13,17 +13,22 @@ struct BatchLine {
     var key: Int64
     /// The key is this line's own event time (not inherited from the line before).
     var timed: Bool
-    /// What the worker's stage left for the merge (`ScanStage`): the decoded record kept for the stateful
-    /// engines (first slot in `LineBatch.values`, or -1), its schema (`LineBatch.schemas`), whether the
-    /// behavioural detectors read it, the rules it matched (`LineBatch.matches`) and the rule sets adopted at
-    /// this line (`LineBatch.adoptions`).
+    /// What the worker's stage left for the merge about this line (`LineBatch.notes`), or -1.
+    var note: Int32 = -1
+}
+
+/// What the worker's stage (`ScanStage`) left for the merge about one line: the decoded record kept for the
+/// stateful engines (first slot in `LineBatch.values`, or -1), its schema (`LineBatch.schemas`), whether the
+/// behavioural detectors read it, the rules it matched (`LineBatch.matches`) and the rule sets adopted at this
+/// line (`LineBatch.adoptions`). Only lines with something to say have one, so most lines stay small.
+struct LineNote {
     var record: Int32 = -1
     var schema: Int32 = 0
-    var feedsBehaviour = false
     var matchStart: Int32 = 0
     var matchCount: Int32 = 0
     var adoptStart: Int32 = 0
     var adoptCount: Int32 = 0
+    var feedsBehaviour = false
 }
 
 /// Lines of one input copied into one arena, so they outlive the framer buffer they were read from, with what
@@ -43,13 +48,15 @@ final class LineBatch: @unchecked Sendable {
     private(set) var used = 0
     private(set) var lines: [BatchLine] = []
     static let padding = 64
-    /// Slot values of kept records (`BatchLine.record` indexes them).
+    /// Notes of the lines that have one (`BatchLine.note`).
+    private(set) var notes: [LineNote] = []
+    /// Slot values of kept records (`LineNote.record` indexes them).
     private(set) var values: UnsafeMutablePointer<FieldValue>
     private var valueCapacity = 0
     private var valueCount = 0
-    /// Rule indices matched by lines (`BatchLine.matchStart`).
+    /// Rule indices matched by lines (`LineNote.matchStart`).
     private(set) var matches: [Int] = []
-    /// Schemas of kept records (`BatchLine.schema`; consecutive records of one schema share an entry).
+    /// Schemas of kept records (`LineNote.schema`; consecutive records of one schema share an entry).
     private(set) var schemas: [Schema] = []
     /// Rule sets adopted by the worker (their compile diagnostics are reported when the merge reaches the line).
     private(set) var adoptions: [CompiledRuleSet] = []
@@ -103,10 +110,20 @@ final class LineBatch: @unchecked Sendable {
         lines[i].timed = true
     }
 
+    /// The note of line `i`, made if it has none yet.
+    private func noteIndex(_ i: Int) -> Int {
+        if lines[i].note >= 0 { return Int(lines[i].note) }
+        lines[i].note = Int32(notes.count)
+        notes.append(LineNote())
+        annexBytes += MemoryLayout<LineNote>.stride
+        return notes.count - 1
+    }
+
     /// Notes the rule sets the worker adopted while decoding line `i`.
     func noteAdoptions(_ i: Int, _ sets: [CompiledRuleSet]) {
-        lines[i].adoptStart = Int32(adoptions.count)
-        lines[i].adoptCount = Int32(sets.count)
+        let k = noteIndex(i)
+        notes[k].adoptStart = Int32(adoptions.count)
+        notes[k].adoptCount = Int32(sets.count)
         adoptions += sets
     }
 
@@ -117,7 +134,9 @@ final class LineBatch: @unchecked Sendable {
     ) {
         let n = min(schema.fieldCount, record.capacity)
         if valueCount + n > valueCapacity {
-            let grown = max(valueCapacity * 2, valueCount + n, 64)
+            // doubling, but never much past what the byte budget lets a batch keep
+            let budget = capacity / MemoryLayout<FieldValue>.stride + n
+            let grown = max(valueCount + n, min(max(valueCapacity * 2, 64), budget))
             let fresh = UnsafeMutablePointer<FieldValue>.allocate(capacity: grown)
             fresh.moveInitialize(from: values, count: valueCount)
             values.deallocate()
@@ -133,11 +152,12 @@ final class LineBatch: @unchecked Sendable {
             (out + s).initialize(to: v)
         }
         if schemas.last !== schema { schemas.append(schema) }
-        lines[i].record = Int32(valueCount)
-        lines[i].schema = Int32(schemas.count - 1)
-        lines[i].feedsBehaviour = feedsBehaviour
-        lines[i].matchStart = Int32(matches.count)
-        lines[i].matchCount = Int32(m.count)
+        let k = noteIndex(i)
+        notes[k].record = Int32(valueCount)
+        notes[k].schema = Int32(schemas.count - 1)
+        notes[k].feedsBehaviour = feedsBehaviour
+        notes[k].matchStart = Int32(matches.count)
+        notes[k].matchCount = Int32(m.count)
         matches += m
         valueCount += n
         annexBytes += n * MemoryLayout<FieldValue>.stride + m.count * MemoryLayout<Int>.stride
@@ -166,6 +186,7 @@ final class LineBatch: @unchecked Sendable {
         lines.removeAll(keepingCapacity: true)
         if valueCount > 0 { values.deinitialize(count: valueCount) }
         valueCount = 0
+        notes.removeAll(keepingCapacity: true)
         matches.removeAll(keepingCapacity: true)
         schemas.removeAll(keepingCapacity: true)
         adoptions.removeAll(keepingCapacity: true)
