@@ -70,6 +70,8 @@ static int fh_table_alloc(flowhound_json_table *t, int64_t capacity) {
     t->shift = 64 - bits;
     t->first = -1;
     t->count = 0;
+    t->applied_wanted = NULL;
+    t->applied_generation = -1;
     return 0;
 }
 
@@ -112,6 +114,7 @@ int32_t flowhound_json_table_insert(flowhound_json_table *t, const uint8_t *key,
         // entry indices moved: forget the predictions
         for (int64_t k = 0; k < t->capacity; k++) t->entries[k].next = -1;
         t->first = -1;
+        t->applied_generation = -1;
     }
     uint8_t *copy = malloc((size_t)len);
     if (!copy) return -1;
@@ -122,6 +125,7 @@ int32_t flowhound_json_table_insert(flowhound_json_table *t, const uint8_t *key,
     e.tail = fh_key_tail(key, len);
     e.len = (int32_t)len;
     e.slot = slot;
+    e.use = slot;
     e.bytes = copy;
     e.next = -1;
     // A key holding a quote or a backslash is never predicted: in a line those bytes end or escape the key.
@@ -134,6 +138,7 @@ int32_t flowhound_json_table_insert(flowhound_json_table *t, const uint8_t *key,
         e.pattern[len + 2] = ':';
     }
     fh_place(t, e);
+    t->applied_generation = -1;
     return 1;
 }
 
@@ -187,8 +192,25 @@ static inline int64_t fh_string_end(const uint8_t *p, int64_t k, int64_t n, int 
     return n;
 }
 
-// First index >= k whose byte is not one of + - . 0-9 E e (or n).
+// First index >= k whose byte is not one of + - . 0-9 E e (or n). Sixteen bytes per step skip digits and dots;
+// the rarer e E + - are stepped over one at a time.
 static inline int64_t fh_number_end(const uint8_t *p, int64_t k, int64_t n) {
+#if FH_SSE2
+    const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9), dot = _mm_set1_epi8('.');
+    const __m128i zero = _mm_setzero_si128();
+    while (k + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + k));
+        __m128i digit = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(v, c0), c9), zero);
+        uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_or_si128(digit, _mm_cmpeq_epi8(v, dot))) & 0xFFFFu;
+        if (m == 0) {
+            k += 16;
+            continue;
+        }
+        k += __builtin_ctz(m);
+        if (!(fh_class[p[k]] & FH_NUM)) return k;
+        k++;
+    }
+#endif
     while (k < n && (fh_class[p[k]] & FH_NUM)) k++;
     return k;
 }
@@ -241,7 +263,7 @@ int32_t flowhound_json_may_contain_path(const uint8_t *p, int64_t n) {
         uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_and_si128(a, b));
         while (m != 0) {
             int64_t j = k + __builtin_ctz(m);
-            if (j + 6 <= n && memcmp(p + j, key, 6) == 0) return 1;
+            if (j + 6 <= n && p[j + 2] == 'a' && p[j + 3] == 't' && p[j + 4] == 'h' && p[j + 5] == '"') return 1;
             m &= m - 1;
         }
     }
@@ -251,11 +273,17 @@ int32_t flowhound_json_may_contain_path(const uint8_t *p, int64_t n) {
     return 0;
 }
 
-// Whether p[i..] starts with the entry's `"key":` (tried only when 32 bytes can be read there).
+// Whether p[i..] starts with the entry's `"key":` (tried only when 16 or 32 bytes can be read there).
 static inline int fh_predicted(const uint8_t *p, int64_t i, int64_t n, const flowhound_json_key *e) {
     int32_t len = e->pattern_len;
-    if (len == 0 || i + 32 > n) return 0;
 #if FH_SSE2
+    if (len <= 16) {
+        if (len == 0 || i + 16 > n) return 0;
+        __m128i a = _mm_loadu_si128((const __m128i *)(p + i));
+        uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)e->pattern)));
+        return (eq & e->pattern_mask) == e->pattern_mask;
+    }
+    if (i + 32 > n) return 0;
     __m128i a = _mm_loadu_si128((const __m128i *)(p + i));
     __m128i b = _mm_loadu_si128((const __m128i *)(p + i + 16));
     uint32_t lo = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)e->pattern)));
@@ -263,62 +291,154 @@ static inline int fh_predicted(const uint8_t *p, int64_t i, int64_t n, const flo
     uint32_t eq = lo | hi << 16;
     return (eq & e->pattern_mask) == e->pattern_mask;
 #else
-    return memcmp(p + i, e->pattern, (size_t)len) == 0;
+    return len != 0 && i + len <= n && memcmp(p + i, e->pattern, (size_t)len) == 0;
 #endif
+}
+
+// Sets each entry's `use` for the restriction `wanted` (NULL: every slot).
+static void fh_apply(flowhound_json_table *t, const uint8_t *wanted, int64_t generation) {
+    for (int64_t k = 0; k < t->capacity; k++) {
+        flowhound_json_key *e = &t->entries[k];
+        if (e->len != 0) e->use = wanted == NULL || wanted[e->slot] ? e->slot : -1;
+    }
+    t->applied_wanted = wanted;
+    t->applied_generation = generation;
 }
 
 int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i, const flowhound_json_scan_args *a,
                                  flowhound_field *restrict values, int64_t *end, int64_t *found_out) {
     flowhound_json_table *t = a->table;
     flowhound_json_key *restrict entries = t->entries;
-    const uint8_t *restrict wanted = a->wanted;
-    const int64_t wanted_count = a->wanted_count, path_slot = a->path_slot;
+    if (t->applied_wanted != a->wanted || t->applied_generation != a->wanted_generation)
+        fh_apply(t, a->wanted, a->wanted_generation);
+    for (int64_t k = 0; k < a->clear_count; k++) {
+        flowhound_field *v = &values[a->clear[k]];
+        v->base = NULL;
+        v->count = 0;
+        v->list_separator = 0;
+    }
     int64_t stop_after = a->stop_after, found = 0, r;
-    // Where the prediction for the next key is kept: the last line's first key, then each key's successor;
-    // NULL after a key the table does not know.
-    int32_t *link = &t->first;
-    i += 1;  // '{'
+    // The decoder accepts a line only when its last byte is the `}` closing the object (after the object only
+    // blanks are allowed, and the decoder trims those), so any other line is malformed whatever comes first.
+    // With p[n - 1] == '}' every loop below that stops at a `}` (white space, numbers, literals) needs no
+    // bounds check: that byte is its sentinel.
+    if (n < 2 || p[n - 1] != '}') {
+        *end = i;
+        *found_out = 0;
+        return 0;
+    }
+    // Key-order prediction: `pred` is the entry expected at the next key (the last line's first key, then each
+    // key's successor); `prev` the entry of the key before (-1: none yet, -2: a key the table does not know).
+    int32_t pred = t->first, prev = -1;
+    i += 1;  // '{'; now i <= n - 1
     for (;;) {
-        while (i < n && fh_ws(p[i])) i++;
-        if (i >= n) goto malformed;
-        if (p[i] == '}') {
-            i++;
-            r = 1;
-            goto done;
+        // i <= n - 1 here: i follows `{` or a `,` that is not the last byte.
+        // Fast loop for the usual pair: the predicted key, a compact string / number / boolean value, a comma.
+        // It leaves at the first pair it does not take whole, before consuming any of it (or at a line end).
+        while (pred >= 0) {
+            const flowhound_json_key *e = &entries[pred];
+            if (!fh_predicted(p, i, n, e)) break;
+            int64_t v = i + e->pattern_len;  // <= n - 1: the colon is not the last byte
+            int64_t vs, ve, next;
+            uint8_t c = p[v];
+            if (c == '"') {
+                int escaped = 0;
+                int64_t k = fh_string_end(p, v + 1, n, &escaped);
+                if (k >= n || escaped) break;
+                vs = v + 1;
+                ve = k;
+                next = k + 1;
+            } else if ((uint8_t)(c - '0') <= 9 || c == '-') {
+                vs = v;
+                ve = next = fh_number_end(p, v + 1, n);  // stops at the final `}` at the latest
+            } else if (c == 't' && v + 5 <= n && memcmp(p + v, "true", 4) == 0) {
+                vs = v;
+                ve = next = v + 4;
+            } else if (c == 'f' && v + 6 <= n && memcmp(p + v, "false", 5) == 0) {
+                vs = v;
+                ve = next = v + 5;
+            } else {
+                break;
+            }
+            uint8_t d = p[next];
+            if (d != ',' && d != '}') break;  // white space or a bad token: the general steps decide
+            int32_t slot = e->use;
+            prev = pred;
+            pred = e->next;
+            if (slot >= 0) {
+                values[slot].base = p + vs;
+                values[slot].count = ve - vs;
+                values[slot].list_separator = 0;
+                found++;
+            }
+            if (d == '}') {
+                i = next + 1;
+                r = 1;
+                goto done;
+            }
+            i = next + 1;  // the comma is not the last byte
+            if (found >= stop_after) {
+                if (a->wanted_count < 0 || a->path_slot < 0) {
+                    r = 2;
+                    goto done;
+                }
+                if (values[a->path_slot].base != NULL) {
+                    if (found >= a->wanted_count) {
+                        r = 2;
+                        goto done;
+                    }
+                } else if (!flowhound_json_may_contain_path(p + i, n - i)) {
+                    r = 2;
+                    goto done;
+                } else {
+                    stop_after = INT64_MAX;
+                }
+            }
         }
-        if (p[i] != '"') goto malformed;
-        int32_t slot = -1, entry = link ? *link : -1;
+        uint8_t c = p[i];
+        if (c != '"') {
+            while (fh_ws(c)) c = p[++i];
+            if (c == '}') {
+                i++;
+                r = 1;
+                goto done;
+            }
+            if (c != '"') goto malformed;
+        }
+        int32_t entry;
         int key_escaped = 0;
-        if (entry >= 0 && fh_predicted(p, i, n, &entries[entry])) {
+        if (pred >= 0 && fh_predicted(p, i, n, &entries[pred])) {
             // exactly the key bytes, closing quote and colon the general steps below would find
+            entry = pred;
             i += entries[entry].pattern_len;
         } else {
             int64_t ks = i + 1;
             int64_t j = fh_string_end(p, ks, n, &key_escaped);
             if (j >= n) goto malformed;
             int64_t klen = j - ks;
-            i = j + 1;
-            if (i < n && p[i] == ':') {
-                i++;
-            } else {
-                while (i < n && fh_ws(p[i])) i++;
-                if (i >= n || p[i] != ':') goto malformed;
-                i++;
-            }
+            i = j + 1;  // j <= n - 2: p[n - 1] is not a quote
+            c = p[i];
+            while (fh_ws(c)) c = p[++i];
+            if (c != ':') goto malformed;
+            i++;
             entry = key_escaped ? -1 : fh_find(t, p + ks, klen, n - ks);
-            if (entry >= 0 && link) *link = entry;
+            if (entry >= 0) {
+                if (prev == -1) t->first = entry;
+                else if (prev >= 0) entries[prev].next = entry;
+            }
         }
+        // i <= n - 1: the colon is not the last byte
+        int32_t slot = -1;
         if (entry >= 0) {
-            slot = entries[entry].slot;
-            link = &entries[entry].next;
+            slot = entries[entry].use;
+            pred = entries[entry].next;
+            prev = entry;
         } else {
-            link = NULL;
+            pred = -1;
+            prev = -2;
         }
-        if (i < n && fh_ws(p[i]))
-            while (i < n && fh_ws(p[i])) i++;
-        if (i >= n) goto malformed;
-        if (slot >= 0 && wanted && !wanted[slot]) slot = -1;
-        uint8_t c = p[i];
+        c = p[i];
+        while (fh_ws(c)) c = p[++i];
         if (c == '"') {
             int64_t vs = i + 1;
             int escaped = 0;
@@ -332,6 +452,16 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
                 values[slot].list_separator = 0;
                 found++;
             }
+        } else if ((uint8_t)(c - '0') <= 9 || c == '-') {
+            int64_t vs = i;
+            i = fh_number_end(p, i + 1, n);  // stops at the final `}` at the latest
+            if (!fh_delim(p[i])) goto malformed;
+            if (slot >= 0) {
+                values[slot].base = p + vs;
+                values[slot].count = i - vs;
+                values[slot].list_separator = 0;
+                found++;
+            }
         } else if (c == '{') {
             if (!key_escaped) goto general;
             if (!fh_skip_balanced(p, n, &i)) goto malformed;
@@ -340,16 +470,9 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             if (!fh_skip_balanced(p, n, &i)) goto malformed;
         } else {
             int64_t vs = i;
-            int kind;
-            if ((uint8_t)(c - '0') <= 9 || c == '-') {
-                i = fh_number_end(p, i + 1, n);
-                if (i < n && !fh_delim(p[i])) goto malformed;
-                kind = 1;
-            } else {
-                while (i < n && !fh_delim(p[i])) i++;
-                kind = fh_scalar_kind(p + vs, i - vs);
-                if (kind < 0) goto malformed;
-            }
+            while (!fh_delim(p[i])) i++;  // the final `}` is a delimiter
+            int kind = fh_scalar_kind(p + vs, i - vs);
+            if (kind < 0) goto malformed;
             if (slot >= 0 && kind != 0) {
                 values[slot].base = p + vs;
                 values[slot].count = i - vs;
@@ -357,38 +480,36 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
                 found++;
             }
         }
-        if (i >= n || p[i] != ',') {
-            while (i < n && fh_ws(p[i])) i++;
-            if (i >= n) goto malformed;
-        }
-        if (p[i] == ',') {
-            i++;
-            if (found >= stop_after) {
-                // Sparse: stop early unless a `_path` key may still follow (it can switch the log type).
-                if (wanted_count < 0 || path_slot < 0) {
-                    r = 2;
-                    goto done;
-                }
-                if (values[path_slot].base != NULL) {
-                    if (found >= wanted_count) {
-                        r = 2;
-                        goto done;
-                    }
-                } else if (!flowhound_json_may_contain_path(p + i, n - i)) {
-                    r = 2;
-                    goto done;
-                } else {
-                    stop_after = INT64_MAX;
-                }
+        if (i >= n) goto malformed;  // only after a skipped container or string that ended the line
+        c = p[i];
+        if (c != ',') {
+            while (fh_ws(c)) c = p[++i];
+            if (c == '}') {
+                i++;
+                r = 1;
+                goto done;
             }
-            continue;
+            if (c != ',') goto malformed;
         }
-        if (p[i] == '}') {
-            i++;
-            r = 1;
-            goto done;
+        i++;  // the comma is not the last byte, so i <= n - 1
+        if (found >= stop_after) {
+            // Sparse: stop early unless a `_path` key may still follow (it can switch the log type).
+            if (a->wanted_count < 0 || a->path_slot < 0) {
+                r = 2;
+                goto done;
+            }
+            if (values[a->path_slot].base != NULL) {
+                if (found >= a->wanted_count) {
+                    r = 2;
+                    goto done;
+                }
+            } else if (!flowhound_json_may_contain_path(p + i, n - i)) {
+                r = 2;
+                goto done;
+            } else {
+                stop_after = INT64_MAX;
+            }
         }
-        goto malformed;
     }
 malformed:
     r = 0;

@@ -52,7 +52,11 @@ package final class ZeekJSONDecoder: LineDecoder {
     private let requested: Set<String>
     private let fileType: String
     private let maxLineLength: Int
-    private(set) var table: KeyTable
+    private(set) var table: KeyTable {
+        didSet { tableRaw = table.raw }
+    }
+    /// `table.raw`, read per line without touching the object's reference count.
+    private var tableRaw: UnsafeMutablePointer<flowhound_json_table>
     private var fieldCount: Int
     private var tsSlot: Int
     private var pathSlot: Int
@@ -64,7 +68,9 @@ package final class ZeekJSONDecoder: LineDecoder {
     // Sparse decoding (`decodeOnly`): wanted flag per slot, their number (-1: every slot), when to stop.
     private var wantedFlags: UnsafeMutablePointer<UInt8>
     /// The wanted slots as a list (cleared per line instead of testing every slot's flag).
-    private var wantedList: UnsafeMutablePointer<Int>
+    private var wantedList: UnsafeMutablePointer<Int64>
+    /// Counts `decodeOnly` calls: tells the C scan its key table must take the new restriction.
+    private var wantedGeneration: Int64 = 0
     private var wantedCount = -1
     private var stopAfter = 0
     /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
@@ -73,6 +79,8 @@ package final class ZeekJSONDecoder: LineDecoder {
     /// Lines go through the C fast path (`flowhound_zeek_json_scan`) first; false = the Swift parser only (tests
     /// compare both).
     package var fastPath = true
+    /// `FieldValue` has the layout of the C `flowhound_field` (always, on the platforms built so far).
+    private let cLayout = ZeekTSVDecoder.cLayout
     private let scanArgs: UnsafeMutablePointer<flowhound_json_scan_args>
     /// `_path"` (searched from its rarer first byte; any `"_path"` key contains it).
     private static let pathKeyBytes: [UInt8] = Array("_path\"".utf8)
@@ -96,6 +104,7 @@ package final class ZeekJSONDecoder: LineDecoder {
         let (s, t) = ZeekJSONDecoder.build(logType: fileType, requested: requestedFields)
         schema = s
         table = t
+        tableRaw = t.raw
         fieldCount = s.fieldCount
         tsSlot = s.slot(.timestamp) ?? -1
         pathSlot = s.slot("_path") ?? -1
@@ -132,8 +141,9 @@ package final class ZeekJSONDecoder: LineDecoder {
         for v in valid { wantedFlags[v] = 1 }
         wantedList.deallocate()
         wantedList = .allocate(capacity: max(valid.count, 1))
-        for (k, v) in valid.sorted().enumerated() { wantedList[k] = v }
+        for (k, v) in valid.sorted().enumerated() { wantedList[k] = Int64(v) }
         wantedCount = valid.count
+        wantedGeneration &+= 1
         lastWasSparse = false
     }
 
@@ -206,11 +216,12 @@ package final class ZeekJSONDecoder: LineDecoder {
         record.lineLength = n
         record.timestamp = nil
         let sparse = wantedCount >= 0
+        // In a run of sparse lines only wanted slots can hold values of the previous line: clear just those.
+        var clearCount = 0
         if !sparse || !lastWasSparse || lastValues != Int(bitPattern: record.values) {
             record.reset(fieldCount: fieldCount)
         } else {
-            // only wanted slots can hold values of the previous line
-            for k in 0..<wantedCount { record.values[wantedList[k]] = .absent }
+            clearCount = wantedCount
         }
         lastValues = Int(bitPattern: record.values)
         lastWasSparse = sparse
@@ -219,34 +230,38 @@ package final class ZeekJSONDecoder: LineDecoder {
         stopAfter = sparse ? (pathSlot >= 0 ? wantedCount - 1 : wantedCount) : fieldCount
         var scratchPos = 0
         var found = 0
-        let t = table
         var r = -1
-        if fastPath && ZeekTSVDecoder.cLayout {
+        if fastPath && cLayout {
             let a = scanArgs
-            a.pointee.table = t.raw
+            a.pointee.table = tableRaw
             a.pointee.wanted = sparse ? UnsafePointer(wantedFlags) : nil
             a.pointee.wanted_count = sparse ? Int64(wantedCount) : -1
+            a.pointee.wanted_generation = wantedGeneration
             a.pointee.stop_after = Int64(stopAfter)
             a.pointee.path_slot = Int64(pathSlot)
+            a.pointee.clear = UnsafePointer(wantedList)
+            a.pointee.clear_count = Int64(clearCount)
             var end: Int64 = 0
             var stored: Int64 = 0
-            r = withExtendedLifetime(t) {
-                record.values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) {
-                    Int(flowhound_zeek_json_scan(line, Int64(n), Int64(i), a, $0, &end, &stored))
-                }
+            r = record.values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) {
+                Int(flowhound_zeek_json_scan(line, Int64(n), Int64(i), a, $0, &end, &stored))
             }
             if r >= 0 {
                 i = Int(end)
             } else {
-                // The general parser takes the whole line again from clean slots.
+                // The general parser takes the whole line again from clean slots (the scan stores only wanted
+                // slots when sparse).
                 if sparse {
-                    for k in 0..<wantedCount { record.values[wantedList[k]] = .absent }
+                    for k in 0..<wantedCount { record.values[Int(wantedList[k])] = .absent }
                 } else {
                     record.reset(fieldCount: fieldCount)
                 }
             }
+        } else {
+            for k in 0..<clearCount { record.values[Int(wantedList[k])] = .absent }
         }
         if r < 0 {
+            let t = table
             r = withExtendedLifetime(t) { parseObject(t, line, n, &i, 0, 0, record.values, &scratchPos, &found) }
         }
         if r == 0 { return .malformed(.badJSON) }

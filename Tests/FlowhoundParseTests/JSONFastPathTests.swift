@@ -60,6 +60,10 @@ import FlowhoundCore
                     decoder.decode(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count, into: &record)
                 }
             }
+            return snapshot(outcome, changes: changes)
+        }
+
+        func snapshot(_ outcome: DecodeOutcome, changes: Int) -> Snapshot {
             var s = Snapshot(outcome: "\(outcome)/\(changes)", logType: decoder.schema.logType, timestamp: nil, fields: [])
             if outcome == .event || outcome == .malformed(.badTimestamp) {
                 s.timestamp = record.timestamp
@@ -74,6 +78,19 @@ import FlowhoundCore
                 }
             }
             return s
+        }
+
+        /// Decodes one line with every field (`decodeAllFields`, as the scan does for a line that matched).
+        func feedAll(_ line: [UInt8]) -> Snapshot {
+            record.ensureCapacity(decoder.schema.fieldCount)
+            let outcome = line.withUnsafeBufferPointer { b in
+                decoder.decodeAllFields(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count, into: &record)
+            }
+            if outcome == .schemaChanged {
+                restrict()
+                return Snapshot(outcome: "schemaChanged", logType: decoder.schema.logType, timestamp: nil, fields: [])
+            }
+            return snapshot(outcome, changes: 0)
         }
     }
 
@@ -201,7 +218,9 @@ import FlowhoundCore
     @Test func fastPathTakesPlainLinesAndHandsBackTheRest() {
         let d = ZeekJSONDecoder(fileName: "conn.log", requestedFields: [], maxLineLength: 4096)
         let table = d.table
+        var generation: Int64 = 0
         func scan(_ s: String, wanted: [String]? = nil) -> Int64 {
+            generation += 1  // a new restriction each call (the flags array may reuse an address)
             var flags = [UInt8](repeating: 0, count: d.schema.fieldCount)
             for w in wanted ?? [] { flags[d.schema.slot(w)!] = 1 }
             var values = [flowhound_field](repeating: flowhound_field(), count: d.schema.fieldCount)
@@ -213,7 +232,8 @@ import FlowhoundCore
                     table: table.raw, wanted: wanted == nil ? nil : f.baseAddress,
                     wanted_count: Int64(wanted?.count ?? -1),
                     stop_after: Int64(wanted.map { $0.count - 1 } ?? d.schema.fieldCount),
-                    path_slot: Int64(d.schema.slot("_path") ?? -1))
+                    path_slot: Int64(d.schema.slot("_path") ?? -1), wanted_generation: generation,
+                    clear: nil, clear_count: 0)
                 return flowhound_zeek_json_scan(line, Int64(line.count), 0, &a, &values, &end, &found)
             }
         }
@@ -227,6 +247,13 @@ import FlowhoundCore
         #expect(scan(#"{"ts":1,"other":[1,{"a":2}]}"#) == 1)  // skipped array
         #expect(scan(#"{"ts":1,"uid":tru}"#) == 0)
         #expect(scan(#"{"ts":1,}"#) == 1)  // as the Swift parser: a trailing comma is accepted
+        #expect(scan(#"{"ts":1,"local_orig":true ,"x":false}"#) == 1)  // blanks after a literal
+        #expect(scan(#"{ "ts" : 1 , "uid" : "C" }"#) == 1)
+        #expect(scan(#"{"ts":1,"local_orig":truex}"#) == 0)
+        #expect(scan(#"{"ts":1,"uid":"C"} x"#) == 0)  // the object must end the line
+        #expect(scan(#"{"ts":1,"uid":"C"}}"#) == 1)  // closed before the end: the decoder rejects the rest
+        #expect(scan(#"{"ts":1.5e+3,"id.resp_p":-0,"duration":1E5}"#) == 1)
+        #expect(scan(#"{"ts":1.5x,"uid":"C"}"#) == 0)
     }
 
     @Test func randomLinesDecodeAlikeOnBothPaths() {
@@ -287,6 +314,40 @@ import FlowhoundCore
             }
         }
         #expect(checked > 20_000)
+    }
+
+    /// The restriction changes between lines (and `decodeAllFields` interleaves) as the scan does on schema changes
+    /// and matches: the C table's per-key restriction must follow every change.
+    @Test func changingRestrictionsDecodeAlike() {
+        var g = SplitMix(seed: 0xC0FFEE)
+        let fast = Harness(fileName: "conn.log", requested: [], restriction: .none, fast: true)
+        let slow = Harness(fileName: "conn.log", requested: [], restriction: .none, fast: false)
+        var differing: [String] = []
+        for _ in 0..<4000 {
+            var line = Array(Self.randomLine(&g).utf8)
+            if g.below(4) == 0 { line = Self.mutate(line, &g) }
+            let action = g.below(5)
+            for h in [fast, slow] {
+                switch action {
+                case 0: h.decoder.decodeOnly(slots: nil)
+                case 1: h.decoder.decodeOnly(slots: Self.ruleFields.compactMap { h.decoder.schema.slot($0) })
+                case 2: h.decoder.decodeOnly(slots: [])
+                case 3: h.decoder.decodeOnly(slots: ["ts", "history"].compactMap { h.decoder.schema.slot($0) })
+                default: break  // keep the restriction of the line before
+                }
+            }
+            let a: Snapshot
+            let b: Snapshot
+            if g.below(6) == 0 {
+                a = fast.feedAll(line)
+                b = slow.feedAll(line)
+            } else {
+                a = fast.feed(line)
+                b = slow.feed(line)
+            }
+            if a != b && differing.count < 5 { differing.append("\(String(decoding: line, as: UTF8.self))\n \(a)\n \(b)") }
+        }
+        #expect(differing.isEmpty, "\(differing.joined(separator: "\n"))")
     }
 
     @Test func corpusZeekJSONDecodesAlikeOnBothPaths() throws {

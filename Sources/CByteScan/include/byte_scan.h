@@ -37,6 +37,7 @@ typedef struct flowhound_json_key {
     uint64_t tail;        // bytes [len - 8, len) when len > 8, else 0
     int32_t len;          // 0 = empty entry
     int32_t slot;
+    int32_t use;          // `slot` when the scan's current restriction decodes it, else -1
     const uint8_t *bytes; // copy of the key (owned by the table)
     int32_t next;         // the entry that followed this key on the last line (-1: none); the scan's prediction
     int32_t pattern_len;  // len + 3 when that is <= 32, else 0 (never predicted)
@@ -51,6 +52,8 @@ typedef struct flowhound_json_table {
     int32_t first;        // the entry of the last line's first key (-1: none)
     int64_t count;
     int64_t capacity;
+    const uint8_t *applied_wanted;  // the restriction `use` reflects (see flowhound_json_scan_args)
+    int64_t applied_generation;     // -1: none applied yet
 } flowhound_json_table;
 
 /// A table with room for `keys` keys (it grows when more are inserted). NULL when out of memory.
@@ -68,6 +71,9 @@ typedef struct flowhound_json_scan_args {
     int64_t wanted_count;   // number of wanted slots, -1 without restriction
     int64_t stop_after;     // stop once this many values are stored (see the Zeek JSON decoder)
     int64_t path_slot;      // slot of `_path`, -1 if none
+    int64_t wanted_generation;  // changes whenever the contents of `wanted` change (entries are updated then)
+    const int64_t *clear;   // slots the scan sets absent before it starts (the previous line's wanted values)
+    int64_t clear_count;
 } flowhound_json_scan_args;
 
 /// The top-level object of a Zeek JSON line whose `{` is p[i], with exactly the verdicts and values of the
