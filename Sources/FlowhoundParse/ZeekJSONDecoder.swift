@@ -46,6 +46,10 @@ final class KeyTable {
 ///   heuristic on the first line.
 /// - `ts`: epoch seconds (number or string), ISO 8601 (any fraction length, `Z` or offset), or integer epoch
 ///   milliseconds (12+ digits, Zeek's `TS_MILLIS`).
+/// - Speed: each line goes to the C scanner `flowhound_zeek_json_scan` first (flat objects with string, number,
+///   boolean and null values; key order predicted from the line before). It gives the same verdict and values as
+///   `parseObject` below or hands the line back (nested object, decoded array or escaped string), and then
+///   `parseObject` decodes it from the start. `fastPath = false` skips the scanner (the tests compare both).
 package final class ZeekJSONDecoder: LineDecoder {
     package private(set) var schema: Schema
 

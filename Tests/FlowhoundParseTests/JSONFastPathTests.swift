@@ -40,7 +40,8 @@ import FlowhoundCore
         func restrict() {
             switch restriction {
             case .none: decoder.decodeOnly(slots: nil)
-            case .ruleFields: decoder.decodeOnly(slots: JSONFastPathTests.ruleFields.compactMap { decoder.schema.slot($0) })
+            case .ruleFields:
+                decoder.decodeOnly(slots: JSONFastPathTests.ruleFields.compactMap { decoder.schema.slot($0) })
             case .nothing: decoder.decodeOnly(slots: [])
             }
         }
@@ -64,7 +65,8 @@ import FlowhoundCore
         }
 
         func snapshot(_ outcome: DecodeOutcome, changes: Int) -> Snapshot {
-            var s = Snapshot(outcome: "\(outcome)/\(changes)", logType: decoder.schema.logType, timestamp: nil, fields: [])
+            var s = Snapshot(
+                outcome: "\(outcome)/\(changes)", logType: decoder.schema.logType, timestamp: nil, fields: [])
             if outcome == .event || outcome == .malformed(.badTimestamp) {
                 s.timestamp = record.timestamp
                 for k in 0..<decoder.schema.fieldCount {
@@ -151,14 +153,18 @@ import FlowhoundCore
     static func pair(_ key: String, _ g: inout SplitMix, escapes: Bool) -> String {
         let value: String
         switch key {
-        case "ts": value = g.below(6) == 0 ? "\"2023-11-14T22:13:20.\(g.below(1000))Z\"" : "1699999\(g.below(1000)).\(g.below(1_000_000))"
+        case "ts":
+            value = g.below(6) == 0
+                ? "\"2023-11-14T22:13:20.\(g.below(1000))Z\"" : "1699999\(g.below(1000)).\(g.below(1_000_000))"
         case "uid": value = string(&g, plain: "C\(g.next() % 1_000_000_000)", escapes: escapes)
         case "id.orig_h", "id.resp_h": value = "\"\(ip(&g))\""
         case "id.orig_p", "id.resp_p", "orig_bytes", "resp_bytes", "missed_bytes", "orig_pkts", "resp_pkts":
             value = g.below(15) == 0 ? "null" : "\(g.below(70000))"
         case "duration": value = number(&g)
         case "proto": value = ["\"tcp\"", "\"udp\"", "\"icmp\""][g.below(3)]
-        case "service": value = g.below(8) == 0 ? "null" : string(&g, plain: ["dns", "ssl", "http", "smb,krb"][g.below(4)], escapes: escapes)
+        case "service":
+            let plain = ["dns", "ssl", "http", "smb,krb"][g.below(4)]
+            value = g.below(8) == 0 ? "null" : string(&g, plain: plain, escapes: escapes)
         case "conn_state": value = "\"\(states[g.below(states.count)])\""
         case "local_orig", "local_resp": value = g.below(2) == 0 ? "true" : "false"
         case "history": value = string(&g, plain: "ShADad", escapes: escapes)
@@ -298,7 +304,8 @@ import FlowhoundCore
                 case let s as String:
                     #expect(got.string == s, "\(key) in \(text)")
                 case let a as [String]:
-                    let parts = got.count == 0 ? [] : got.string!.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+                    let parts = got.count == 0
+                        ? [] : got.string!.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
                     #expect(parts == a, "\(key) in \(text)")
                 case let n as NSNumber:
                     let s = try #require(got.string, "\(key) in \(text)")
@@ -345,7 +352,9 @@ import FlowhoundCore
                 a = fast.feed(line)
                 b = slow.feed(line)
             }
-            if a != b && differing.count < 5 { differing.append("\(String(decoding: line, as: UTF8.self))\n \(a)\n \(b)") }
+            if a != b && differing.count < 5 {
+                differing.append("\(String(decoding: line, as: UTF8.self))\n \(a)\n \(b)")
+            }
         }
         #expect(differing.isEmpty, "\(differing.joined(separator: "\n"))")
     }
