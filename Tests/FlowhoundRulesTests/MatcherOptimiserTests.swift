@@ -1,5 +1,6 @@
 import FlowhoundCore
 import FlowhoundTestSupport
+import Foundation
 import Testing
 
 @testable import FlowhoundRules
@@ -127,15 +128,7 @@ import Testing
 
     @Test("1 of two selections sharing `proto: icmp` compiles to a guard on proto, keyed by the text index")
     func sharedConjunctBecomesGuard() throws {
-        let yaml = """
-            title: icmp large
-            id: 00000000-0000-0000-0000-000000000001
-            status: test
-            level: low
-            logsource:
-                product: zeek
-                service: test
-            detection:
+        let icmp = """
                 selection_out:
                     proto: icmp
                     orig_bytes|gte: 100000
@@ -143,19 +136,12 @@ import Testing
                     proto: icmp
                     id.resp_p: 0
                 condition: 1 of selection_*
-            ---
-            title: tcp
-            id: 00000000-0000-0000-0000-000000000002
-            status: test
-            level: low
-            logsource:
-                product: zeek
-                service: test
-            detection:
-                selection:
-                    proto: TCP
-                condition: selection
             """
+        let tcp = "    selection:\n        proto: TCP\n    condition: selection"
+        let yaml = [
+            ruleYAML(icmp, title: "icmp large"),
+            ruleYAML(tcp, title: "tcp").replacingOccurrences(of: "0000-000000000001", with: "0000-000000000002"),
+        ].joined(separator: "\n---\n")
         let loaded = SigmaLoader.load(yaml: yaml, path: "t.yml")
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
         let set = CompiledRuleSet(rules: loaded.rules, schema: testSchema)
