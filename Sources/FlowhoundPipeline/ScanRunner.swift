@@ -383,6 +383,9 @@ struct ScanSink: LineSink {
     var scratch = MatchScratch()
     /// Schemas adopted so far (at most 32), with their compiled rules and whether the detectors read them.
     var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool)] = []
+    /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
+    /// line, the decoder switching schemas in place).
+    var adoptedIdentity: UnsafeMutableRawPointer?
     var fieldCount = 0
     var matches: [Int] = []
     var events: Int64 = 0
@@ -437,6 +440,7 @@ struct ScanSink: LineSink {
             tsvRef = tsv.map { Unmanaged.passUnretained($0) }
             jsonRef = json.map { Unmanaged.passUnretained($0) }
             syslogRef = (d as? SyslogDecoder).map { Unmanaged.passUnretained($0) }
+            if let syslogRef { syslogRef._withUnsafeGuaranteedRef { $0.switchesInPlace = true } }
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -445,6 +449,8 @@ struct ScanSink: LineSink {
             guard let decoder else { return }
             adopt(decoder.schema)
             outcome = decode(bytes, count)
+        } else if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) != adoptedIdentity {
+            adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
         }
         switch outcome {
         case .event:
@@ -501,11 +507,17 @@ struct ScanSink: LineSink {
     mutating func adopt(_ schema: Schema) {
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
+        adoptedIdentity = Unmanaged.passUnretained(schema).toOpaque()
         // Syslog switches schema with the program every few lines: remember what each schema object needs.
         let c: CompiledRuleSet
-        if let known = adopted.first(where: { $0.schema === schema }) {
-            c = known.compiled
-            feedsBehaviour = known.feedsBehaviour
+        var known = -1
+        for k in adopted.indices where adopted[k].schema === schema {
+            known = k
+            break
+        }
+        if known >= 0 {
+            c = adopted[known].compiled
+            feedsBehaviour = adopted[known].feedsBehaviour
         } else {
             c = compiler.compiled(for: schema)
             feedsBehaviour = behaviour.wants(schema)
@@ -514,9 +526,11 @@ struct ScanSink: LineSink {
         }
         compiled = c
         compiledRef = Unmanaged.passUnretained(c)
-        let slots = feedsBehaviour ? nil : c.referencedSlots
-        tsv?.decodeOnly(slots: slots)
-        json?.decodeOnly(slots: slots)
+        if tsv != nil || json != nil {
+            let slots = feedsBehaviour ? nil : c.referencedSlots
+            tsv?.decodeOnly(slots: slots)
+            json?.decodeOnly(slots: slots)
+        }
     }
 
     func finish() {

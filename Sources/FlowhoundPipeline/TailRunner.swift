@@ -710,6 +710,7 @@ package final class TailRunner {
         s.decoder = old.decoder
         s.tsv = old.tsv
         s.json = old.json
+        s.syslogRef = old.syslogRef  // the decoder switches schemas in place for a scan sink
         s.formatName = old.formatName
         s.gaveUp = old.gaveUp
         s.unsupportedFormat = old.unsupportedFormat
