@@ -211,9 +211,14 @@ package final class SyslogDecoder: LineDecoder {
     /// A copy of that line: the header is reused only when the next call passes the same bytes.
     private var pendingCopy: UnsafeMutablePointer<UInt8>
     private var pendingCapacity: Int
+    /// The last 8 `host tag[` prefixes (`parseHeader`).
+    private let prefixCache: UnsafeMutablePointer<PrefixEntry>
+    private var prefixCacheNext = 0
+    private var prefixHot = 0
     /// The last 8 programs seen and their schema decision (`schemaFor`).
     private let programCache: UnsafeMutablePointer<ProgramEntry>
     private var programCacheNext = 0
+    private var programHot = 0
 
     /// false: auth messages go through the template list only (`SyslogFastAuth` off; differential tests).
     var fastAuth = true
@@ -226,6 +231,38 @@ package final class SyslogDecoder: LineDecoder {
 
     /// The current schema object's address: changes exactly when `schema` does.
     package var schemaIdentity: UnsafeMutableRawPointer { schemaRef.toOpaque() }
+
+    /// Schemas (by address) whose lines the caller reads only the header fields of (`setHeaderOnly`).
+    private var headerOnlySchemas: [UnsafeMutableRawPointer] = []
+    /// The current schema is one of them: the message parsers are skipped (slots after the header stay absent).
+    package private(set) var headerOnly = false
+
+    /// Declares that the caller reads no field of the current schema beyond the header ones (`timestamp`, `host`,
+    /// `program`, `pid`, `message`, …, the first `headerFieldCount`) and not the behavioural detectors: lines of
+    /// that schema then skip their message parser. `decodeAllFields` decodes one line in full anyway.
+    package func setHeaderOnly(_ on: Bool) {
+        let id = schemaRef.toOpaque()
+        headerOnlySchemas.removeAll { $0 == id }
+        if on { headerOnlySchemas.append(id) }
+        headerOnly = on
+    }
+
+    /// Forgets every `setHeaderOnly` (a new caller with other rules takes the decoder over).
+    package func clearHeaderOnly() {
+        headerOnlySchemas.removeAll()
+        headerOnly = false
+    }
+
+    /// Decodes a line with every field, whatever `setHeaderOnly` said (a line that became a finding).
+    package func decodeAllFields(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome {
+        let saved = headerOnly
+        headerOnly = false
+        defer { headerOnly = saved }
+        return decode(line, count, into: &record)
+    }
+
+    /// The number of header fields (slots `0..<headerFieldCount` of every syslog schema).
+    package static var headerFieldCount: Int { SyslogSchemas.headerCount }
 
     static let H = SyslogSchemas.headerCount
     /// `H` as an instance constant (a static `let` is a lazy global: a `swift_once` check per use).
@@ -263,6 +300,8 @@ package final class SyslogDecoder: LineDecoder {
         programKeys.initialize(repeating: 0, count: 64 * 32)
         programKeyLengths = .allocate(capacity: 64)
         programKeyLengths.initialize(repeating: -1, count: 64)
+        prefixCache = .allocate(capacity: 8)
+        prefixCache.initialize(repeating: PrefixEntry(), count: 8)
         hp = .allocate(capacity: 1)
         hp.initialize(to: Header())
         programCache = .allocate(capacity: 8)
@@ -270,6 +309,7 @@ package final class SyslogDecoder: LineDecoder {
     }
 
     deinit {
+        prefixCache.deallocate()
         hp.deallocate()
         programCache.deallocate()
         programKeys.deallocate()
@@ -331,6 +371,17 @@ package final class SyslogDecoder: LineDecoder {
         }
         if i < n && p[i] == 58 { i += 1 }
         while i < n && isSpace(p[i]) { i += 1 }
+        // `host tag[` / `host tag:` as on an earlier line: the host and tag scans would end at the same places
+        let i1 = i
+        if let e = knownPrefix(p, n, i1) {
+            h.hostStart = i1
+            h.hostLen = e.pointee.hostLength
+            i = i1 + e.pointee.tagOffset
+            tagTail(p, n, &i, i1 + e.pointee.length - 1, &h)
+            h.msgStart = i
+            h.msgLen = n - i
+            return true
+        }
         // host
         if i < n && !isASAMarker(p + i, n - i) && p[i] != 91 {
             var j = i
@@ -356,6 +407,13 @@ package final class SyslogDecoder: LineDecoder {
             var j = i
             let limit = min(n, i + 64)
             while j < limit && p[j] != 91 && p[j] != 58 && p[j] != 61 { j += 1 }
+            // remember `host tag[` / `host tag:` when nothing in it depended on bytes after it
+            // (the host starts at i1 and the tag right after its spaces, so the `host : ` check did not apply)
+            if j < limit && (p[j] == 91 || p[j] == 58) && h.hostStart == i1 && h.hostLen > 0
+                && tagFollowsHost(p, i1 + h.hostLen, i) && p[i1] != 37 && p[i] != 37 && p[i] != 58
+                && j - i1 + 1 >= 8 && j - i1 + 1 <= 32 {
+                rememberPrefix(p + i1, j - i1 + 1, hostLength: h.hostLen, tagOffset: i - i1)
+            }
             if j < limit && p[j] == 91 {
                 var k = j + 1
                 while k < n && k < j + 24 && p[k] != 93 { k += 1 }
@@ -377,6 +435,85 @@ package final class SyslogDecoder: LineDecoder {
         h.msgStart = i
         h.msgLen = n - i
         return true
+    }
+
+    /// The tag after its scan stopped at `j` (`[` or `:`): pid, program, the `:` and one space.
+    @inline(__always)
+    private func tagTail(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ j: Int, _ h: inout Header) {
+        if p[j] == 91 {
+            var k = j + 1
+            while k < n && k < j + 24 && p[k] != 93 { k += 1 }
+            if k < n && p[k] == 93 && (k + 1 == n || p[k + 1] == 58 || isSpace(p[k + 1])) {
+                h.progStart = i
+                h.progLen = trimmedEnd(p, i, j) - i
+                h.pidStart = j + 1
+                h.pidLen = k - j - 1
+                i = k + 1
+                if i < n && p[i] == 58 { i += 1 }
+            }
+        } else if p[j] == 58 && (j + 1 == n || isSpace(p[j + 1])) && j > i {
+            h.progStart = i
+            h.progLen = trimmedEnd(p, i, j) - i
+            i = j + 1
+        }
+        if i < n && isSpace(p[i]) { i += 1 }
+    }
+
+    /// Whether `tag` is the first byte after the spaces/tabs that follow the host's end (and some follow it).
+    @inline(__always) private func tagFollowsHost(_ p: UnsafePointer<UInt8>, _ hostEnd: Int, _ tag: Int) -> Bool {
+        var c = hostEnd
+        while c < tag && isSpace(p[c]) { c += 1 }
+        return c == tag && tag > hostEnd
+    }
+
+    /// One remembered `host tag[` prefix (8 to 32 bytes, from the host to the byte that ended the tag scan).
+    struct PrefixEntry {
+        var length = 0
+        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var hostLength = 0
+        var tagOffset = 0
+    }
+
+    /// Whether the `k` bytes at `p` (8 ≤ k ≤ 32) are those of the entry: whole words, the last one overlapping.
+    @inline(__always)
+    private func samePrefix(_ p: UnsafePointer<UInt8>, _ e: UnsafeMutablePointer<PrefixEntry>, _ k: Int) -> Bool {
+        let r = UnsafeRawPointer(p)
+        let b = UnsafeRawPointer(e) + MemoryLayout<PrefixEntry>.offset(of: \PrefixEntry.bytes)!
+        var o = 0
+        while o + 8 < k {
+            if r.loadUnaligned(fromByteOffset: o, as: UInt64.self) != b.loadUnaligned(fromByteOffset: o, as: UInt64.self) {
+                return false
+            }
+            o += 8
+        }
+        return r.loadUnaligned(fromByteOffset: k - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: k - 8, as: UInt64.self)
+    }
+
+    /// The remembered prefix at `p + i1`, the last one found tried first.
+    @inline(__always)
+    private func knownPrefix(_ p: UnsafePointer<UInt8>, _ n: Int, _ i1: Int) -> UnsafeMutablePointer<PrefixEntry>? {
+        let hot = prefixCache + prefixHot
+        var k = hot.pointee.length
+        if k > 0 && i1 + k < n && samePrefix(p + i1, hot, k) { return hot }
+        var e = prefixCache
+        let end = prefixCache + 8
+        while e < end {
+            k = e.pointee.length
+            if k > 0 && i1 + k < n && samePrefix(p + i1, e, k) {
+                prefixHot = e - prefixCache
+                return e
+            }
+            e += 1
+        }
+        return nil
+    }
+
+    private func rememberPrefix(_ p: UnsafePointer<UInt8>, _ k: Int, hostLength: Int, tagOffset: Int) {
+        let e = prefixCache + prefixCacheNext
+        prefixCacheNext = (prefixCacheNext + 1) & 7
+        e.pointee = PrefixEntry(length: k, hostLength: hostLength, tagOffset: tagOffset)
+        let b = UnsafeMutableRawPointer(e) + MemoryLayout<PrefixEntry>.offset(of: \PrefixEntry.bytes)!
+        b.copyMemory(from: p, byteCount: k)
     }
 
     @inline(__always) private func trimmedEnd(_ p: UnsafePointer<UInt8>, _ s: Int, _ e0: Int) -> Int {
@@ -573,10 +710,13 @@ package final class SyslogDecoder: LineDecoder {
             return schemaForProgram(p, h, nil)
         }
         let words = programWords(p + h.pointee.progStart, h.pointee.progLen)
-        var e = programCache
+        var e = programCache + programHot
+        let hot = e
         let end = programCache + 8
+        var first = true
         while e < end {
             if e.pointee.length == h.pointee.progLen && e.pointee.w0 == words.0 && e.pointee.w1 == words.1 {
+                programHot = e - programCache
                 switch e.pointee.kind {
                 case 0: return (.sshd, sshdRef)
                 case 1:
@@ -592,7 +732,14 @@ package final class SyslogDecoder: LineDecoder {
                 default: return (e.pointee.family, e.pointee.ref)
                 }
             }
-            e += 1
+            // the last program found first, then all of them
+            if first {
+                first = false
+                e = programCache
+            } else {
+                e += 1
+            }
+            if e == hot && !first { e += 1 }
         }
         let slot = programCache + programCacheNext
         slot.pointee = ProgramEntry(length: -1, ref: genericRef)
@@ -709,6 +856,11 @@ package final class SyslogDecoder: LineDecoder {
                 schema = target.takeUnretainedValue()
                 schemaRef = target
                 currentFamily = f
+                headerOnly = false
+                for id in headerOnlySchemas where id == target.toOpaque() {
+                    headerOnly = true
+                    break
+                }
                 if switchesInPlace { return decodeMessage(line, n, f, into: &record) }
                 if count > pendingCapacity {
                     pendingCopy.deallocate()
@@ -754,6 +906,7 @@ package final class SyslogDecoder: LineDecoder {
         }
         let base = v + headerFields
         let m = line + header.pointee.msgStart
+        if headerOnly { return finish(header, &record) }
         switch fam {
         case .sshd, .auth, .syslog:
             SyslogMessages.auth(m, header.pointee.msgLen, base, &caps, sshd: fam == .sshd, program: header.pointee.progLen > 0 ? line + header.pointee.progStart : nil,
@@ -765,6 +918,11 @@ package final class SyslogDecoder: LineDecoder {
             let len = isASAMarker(m, header.pointee.msgLen) ? header.pointee.msgLen : n - header.pointee.progStart
             SyslogMessages.asa(start, len, base, &caps, &scratch)
         }
+        return finish(header, &record)
+    }
+
+    @inline(__always)
+    private func finish(_ header: UnsafePointer<Header>, _ record: inout EventRecord) -> DecodeOutcome {
         record.timestamp = header.pointee.time
         if header.pointee.badTime { return .malformed(.badTimestamp) }
         return .event

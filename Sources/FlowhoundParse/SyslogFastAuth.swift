@@ -278,41 +278,74 @@ enum SyslogFastAuth {
         return e - from
     }
 
-    /// First start `s >= from` of the literal inside `p[..<n]` (as `TemplateMatcher.find`).
+    /// First start `s >= from` of the literal (at least 2 bytes) inside `p[..<n]` (as `TemplateMatcher.find`).
+    /// Candidates are the positions of the literal's second byte, found 8 bytes at a time.
     @inline(__always)
     private static func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int, _ l: StaticString) -> Int? {
         let m = l.utf8CodeUnitCount
         let lp = l.utf8Start
-        let f = lp[0]
-        var s = from
-        let last = n - m
-        while s <= last {
-            if p[s] == f {
-                var k = 1
-                while k < m && p[s + k] == lp[k] { k &+= 1 }
-                if k == m { return s }
+        let last = n - m  // last possible start
+        if from > last { return nil }
+        if m == 1 {
+            var s = from
+            while s <= last && p[s] != lp[0] { s += 1 }
+            return s <= last ? s : nil
+        }
+        let pattern = UInt64(lp[1]) &* 0x0101_0101_0101_0101
+        var q = from + 1  // candidate position of the second byte
+        let qEnd = last + 1
+        while q + 8 <= qEnd + 1 && q + 8 <= n {
+            let x = UnsafeRawPointer(p + q).loadUnaligned(as: UInt64.self) ^ pattern
+            var hits = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+            while hits != 0 {
+                let c = q + hits.trailingZeroBitCount >> 3
+                if c > qEnd { return nil }
+                if matchesAt(p, c - 1, lp, m) { return c - 1 }
+                hits &= hits &- 1
             }
-            s &+= 1
+            q += 8
+        }
+        while q <= qEnd {
+            if p[q] == lp[1] && matchesAt(p, q - 1, lp, m) { return q - 1 }
+            q += 1
         }
         return nil
     }
 
-    /// Last start `s >= from` of the literal inside `p[..<n]` (the first candidate `TemplateMatcher.findLast` gives).
+    /// Last start `s >= from` of the literal inside `p[..<n]` (the first candidate `TemplateMatcher.findLast`
+    /// gives), scanning backwards 8 bytes at a time for its second byte.
     @inline(__always)
     private static func findLast(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int, _ l: StaticString) -> Int? {
         let m = l.utf8CodeUnitCount
         let lp = l.utf8Start
-        let f = lp[0]
-        var s = n - m
-        while s >= from {
-            if p[s] == f {
-                var k = 1
-                while k < m && p[s + k] == lp[k] { k &+= 1 }
-                if k == m { return s }
+        let last = n - m
+        if from > last { return nil }
+        let pattern = UInt64(lp[1]) &* 0x0101_0101_0101_0101
+        var q = last + 1  // highest candidate position of the second byte
+        let qLow = from + 1
+        while q - 7 >= qLow {
+            let x = UnsafeRawPointer(p + q - 7).loadUnaligned(as: UInt64.self) ^ pattern
+            // exact per-byte zero test (no borrow between bytes), so the highest bit is a true hit
+            var hits = ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)
+            while hits != 0 {
+                let c = q - 7 + (63 - hits.leadingZeroBitCount) >> 3
+                if matchesAt(p, c - 1, lp, m) { return c - 1 }
+                hits &= ~(UInt64(0x80) << UInt64(((63 - hits.leadingZeroBitCount) >> 3) << 3))
             }
-            s -= 1
+            q -= 8
+        }
+        while q >= qLow {
+            if p[q] == lp[1] && matchesAt(p, q - 1, lp, m) { return q - 1 }
+            q -= 1
         }
         return nil
+    }
+
+    @inline(__always)
+    private static func matchesAt(_ p: UnsafePointer<UInt8>, _ s: Int, _ lp: UnsafePointer<UInt8>, _ m: Int) -> Bool {
+        var k = 0
+        while k < m && p[s + k] == lp[k] { k &+= 1 }
+        return k == m
     }
 
     @inline(__always)

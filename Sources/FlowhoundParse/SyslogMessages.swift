@@ -290,10 +290,9 @@ enum SyslogMessages {
                 }
                 while len > 0 && isSpace(s[0]) { s += 1; len -= 1 }
                 // `root(uid=0)` (newer pam_unix session lines)
-                if len > 0, let paren = memchr(s, 40, len) {
-                    let k = UnsafePointer<UInt8>(paren.assumingMemoryBound(to: UInt8.self)) - s
-                    if k > 0 && startsWith(s + k, len - k, uidPrefix) { len = k }
-                }
+                var k = 0
+                while k < len && s[k] != 40 { k &+= 1 }  // user names are short: no libc call
+                if k > 0 && k < len && startsWith(s + k, len - k, uidPrefix) { len = k }
                 if len > 0 { setField(out, AuthSlot.user, s, len) }
             case .ip, .dip:
                 var k = 0

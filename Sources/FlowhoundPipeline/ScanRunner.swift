@@ -381,8 +381,9 @@ struct ScanSink: LineSink {
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
-    /// Schemas adopted so far (at most 32), with their compiled rules and whether the detectors read them.
-    var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool)] = []
+    /// Schemas adopted so far (at most 32), with their compiled rules, whether the detectors read them and whether
+    /// nothing but syslog header fields is read (then the syslog decoder skips the message parsers).
+    var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool, headerOnly: Bool)] = []
     /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
     /// line, the decoder switching schemas in place).
     var adoptedIdentity: UnsafeMutableRawPointer?
@@ -492,6 +493,9 @@ struct ScanSink: LineSink {
         guard let decoder else { return }
         if let tsv { _ = tsv.decodeAllFields(bytes, count, into: &record) }
         if let json { _ = json.decodeAllFields(bytes, count, into: &record) }
+        if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.headerOnly }) {
+            _ = syslogRef._withUnsafeGuaranteedRef { $0.decodeAllFields(bytes, count, into: &record) }
+        }
         let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
         let schema = decoder.schema
         for m in matches {
@@ -522,7 +526,11 @@ struct ScanSink: LineSink {
             c = compiler.compiled(for: schema)
             feedsBehaviour = behaviour.wants(schema)
             if adopted.count == 32 { adopted.removeFirst() }  // bounded; decoders reuse a few schema objects
-            adopted.append((schema, c, feedsBehaviour))
+            let h = SyslogDecoder.headerFieldCount
+            let headerOnly = syslogRef != nil && !feedsBehaviour && c.referencedSlots.allSatisfy { $0 < h }
+            adopted.append((schema, c, feedsBehaviour, headerOnly))
+            // the decoder remembers it per schema object (a matching line is decoded in full in `report`)
+            if let syslogRef { syslogRef._withUnsafeGuaranteedRef { $0.setHeaderOnly(headerOnly) } }
         }
         compiled = c
         compiledRef = Unmanaged.passUnretained(c)

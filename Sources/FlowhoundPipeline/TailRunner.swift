@@ -711,6 +711,7 @@ package final class TailRunner {
         s.tsv = old.tsv
         s.json = old.json
         s.syslogRef = old.syslogRef  // the decoder switches schemas in place for a scan sink
+        s.syslogRef?._withUnsafeGuaranteedRef { $0.clearHeaderOnly() }  // the new rules may read other fields
         s.formatName = old.formatName
         s.gaveUp = old.gaveUp
         s.unsupportedFormat = old.unsupportedFormat

@@ -198,3 +198,83 @@ import Testing
         #expect(decided.isEmpty, "decided by the fast path: \(decided)")
     }
 }
+
+/// The per-decoder memories of the syslog header path (last BSD stamp, `host tag[` prefixes, program → schema
+/// decisions) against a fresh decoder for every line, which has none of them.
+@Suite struct SyslogDecoderCacheTests {
+    static func fields(_ d: SyslogDecoder, _ line: [UInt8]) -> [String] {
+        var r = EventRecord(capacity: 64)
+        defer { r.deallocate() }
+        return line.withUnsafeBufferPointer { u -> [String] in
+            let p = u.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            var o = d.decode(p, u.count, into: &r)
+            if o == .schemaChanged { o = d.decode(p, u.count, into: &r) }
+            // a line without an event leaves the schema as it was (a fresh decoder's is another): not compared
+            guard o == .event || o == .malformed(.badTimestamp) else { return ["\(o)"] }
+            var out = ["\(o)", d.schema.key, "\(r.timestamp.map { "\($0.nanoseconds)" } ?? "nil")"]
+            for i in 0..<d.schema.fieldCount { out.append(r[i].string ?? "-") }
+            return out
+        }
+    }
+
+    static func headerLine(_ rng: inout SplitMix) -> [UInt8] {
+        func pick<T>(_ a: [T]) -> T { a[rng.below(a.count)] }
+        let stamp = pick(["Mar  1 00:00:0\(rng.below(3))", "Mar  1 00:00:00", "Mar 10 23:59:59", "Dec 31 23:59:59",
+                          "Mar  1 00:00:00.5", "Mar  1 2024 00:00:00", "Mar  0 00:00:00", "2024-03-01T00:00:00Z",
+                          "<13>Mar  1 00:00:00", "Mar  1 00:00:00:"])
+        let host = pick(["bastion01", "h", "host-with-long-name.example.com", "%ASA-x", "[x]", ":", "a:", "fw01"])
+        let sep = pick([" ", "  ", "\t", " : ", ""])
+        let tag = pick(["sshd[12]:", "sshd[12]", "CRON[3]:", "kernel:", "su:", "systemd-logind[404]:", "sudo:",
+                        "sshd(pam_unix)[5]:", "x=1", "%ASA-4-106023:", "KERNEL:", "sshd[1234567890123456789012345]:",
+                        "prog[1]x", "[UFW BLOCK]", "su", "averyveryverylongprogramname[1]:"])
+        let msg = pick(["Failed password for root from 10.0.0.1 port 22 ssh2", "IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8",
+                        "session opened for user root by (uid=0)", "", "x", ": y", "[preauth]"])
+        return Array("\(stamp) \(host)\(sep)\(tag) \(msg)".utf8)
+    }
+
+    @Test func rememberedHeaderStateGivesTheSameFieldsAsAFreshDecoder() throws {
+        var rng = SplitMix(seed: 0xCAC4E)
+        let long = syslogDecoder(ref: "2024-03-05T00:00:00Z")
+        var lines: [[UInt8]] = (0..<8_000).map { _ in Self.headerLine(&rng) }
+        if corpusAvailable {
+            for f in ["loghub/OpenSSH/OpenSSH_2k.log", "loghub/Linux/Linux_2k.log", "wazuh-ruleset/rules/log-entries/kernel"] {
+                lines += try corpusText(f).split(separator: 10).map { Array($0) }
+            }
+        } else {
+            print("note: ../shared/corpus is absent; SyslogDecoderCacheTests uses generated lines only")
+        }
+        var diffs: [String] = []
+        for line in lines where diffs.count < 10 {
+            let fresh = syslogDecoder(ref: "2024-03-05T00:00:00Z")
+            let a = Self.fields(long, line), b = Self.fields(fresh, line)
+            if a != b { diffs.append("\(String(decoding: line, as: UTF8.self)): \(a) vs \(b)") }
+        }
+        #expect(diffs.isEmpty, "\(diffs)")
+    }
+
+    @Test func headerOnlySchemasSkipTheMessageUntilAskedForEveryField() throws {
+        let d = syslogDecoder()
+        let line = Array("Mar  4 10:00:00 h1 sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2".utf8)
+        var r = EventRecord(capacity: 64)
+        defer { r.deallocate() }
+        try line.withUnsafeBufferPointer { u in
+            let p = u.baseAddress!
+            var o = d.decode(p, u.count, into: &r)
+            if o == .schemaChanged { o = d.decode(p, u.count, into: &r) }
+            let user = try #require(d.schema.slot("user.name"))
+            let host = try #require(d.schema.slot("host.hostname"))
+            #expect(r[user].string == "root")
+            d.setHeaderOnly(true)
+            #expect(d.decode(p, u.count, into: &r) == .event)
+            #expect(r[user].string == nil)
+            #expect(r[host].string == "h1")
+            #expect(d.decodeAllFields(p, u.count, into: &r) == .event)
+            #expect(r[user].string == "root")
+            #expect(d.decode(p, u.count, into: &r) == .event)
+            #expect(r[user].string == nil, "decodeAllFields must not end header-only decoding")
+            d.clearHeaderOnly()
+            _ = d.decode(p, u.count, into: &r)
+            #expect(r[user].string == "root")
+        }
+    }
+}
