@@ -1,94 +1,30 @@
+import CByteScan
 import FlowhoundCore
 
-/// Open-addressing table from JSON key bytes to schema slot; no String on lookup.
+/// JSON key bytes → schema slot (the C table of CByteScan, so the Zeek JSON fast path and the Swift parsers of
+/// every JSON decoder look keys up the same way); no String on lookup. The first registration of a key wins.
 final class KeyTable {
-    private let mask: Int
-    private let hashes: UnsafeMutablePointer<UInt32>
-    private let lengths: UnsafeMutablePointer<Int32>  // -1 = empty
-    private let offsets: UnsafeMutablePointer<Int32>
-    private let slots: UnsafeMutablePointer<Int32>
-    private let keyBytes: UnsafeMutablePointer<UInt8>
+    let raw: UnsafeMutablePointer<flowhound_json_table>
 
     init(_ keys: [(String, Int)]) {
-        var size = 16
-        while size < keys.count * 4 { size <<= 1 }
-        mask = size - 1
-        hashes = .allocate(capacity: size)
-        lengths = .allocate(capacity: size)
-        lengths.initialize(repeating: -1, count: size)
-        offsets = .allocate(capacity: size)
-        slots = .allocate(capacity: size)
-        let total = keys.reduce(0) { $0 + $1.0.utf8.count }
-        keyBytes = .allocate(capacity: max(total, 1))
-        var off = 0
+        // Out of memory here traps, as any Swift allocation does.
+        raw = flowhound_json_table_new(Int64(keys.count))!
         for (key, slot) in keys {
-            let b = Array(key.utf8)
-            if b.isEmpty { continue }
-            let done = b.withUnsafeBufferPointer { kb -> Bool in
-                if lookup(kb.baseAddress!, kb.count) >= 0 { return true }  // first registration wins
-                var h = Int(KeyTable.hash(kb.baseAddress!, kb.count))
-                while lengths[h & mask] >= 0 { h += 1 }
-                let at = h & mask
-                hashes[at] = KeyTable.hash(kb.baseAddress!, kb.count)
-                lengths[at] = Int32(kb.count)
-                offsets[at] = Int32(off)
-                slots[at] = Int32(slot)
-                return false
-            }
-            if !done {
-                for (k, c) in b.enumerated() { keyBytes[off + k] = c }
-                off += b.count
+            var k = key
+            k.withUTF8 { b in
+                if let base = b.baseAddress, b.count > 0 {
+                    precondition(flowhound_json_table_insert(raw, base, Int64(b.count), Int32(slot)) >= 0)
+                }
             }
         }
     }
 
-    deinit {
-        hashes.deallocate()
-        lengths.deallocate()
-        offsets.deallocate()
-        slots.deallocate()
-        keyBytes.deallocate()
-    }
-
-    @inline(__always)
-    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32 {
-        var h = UInt32(truncatingIfNeeded: n) &* 0x9E37_79B1
-        h ^= UInt32(p[0]) | UInt32(p[n - 1]) << 8 | UInt32(p[n >> 1]) << 16 | UInt32(p[(n &* 3) >> 2]) << 24
-        h ^= h >> 15
-        h &*= 0x85EB_CA6B
-        h ^= h >> 13
-        return h
-    }
+    deinit { flowhound_json_table_free(raw) }
 
     /// Slot for the key bytes, or -1.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        if n == 0 { return -1 }
-        let h = KeyTable.hash(p, n)
-        var i = Int(h) & mask
-        while true {
-            let l = lengths[i]
-            if l < 0 { return -1 }
-            if Int(l) == n && hashes[i] == h {
-                let k = UnsafeRawPointer(keyBytes + Int(offsets[i]))
-                let q = UnsafeRawPointer(p)
-                var j = 0
-                var same = true
-                while j &+ 8 <= n {
-                    if k.loadUnaligned(fromByteOffset: j, as: UInt64.self) != q.loadUnaligned(fromByteOffset: j, as: UInt64.self) {
-                        same = false
-                        break
-                    }
-                    j &+= 8
-                }
-                while same && j < n {
-                    same = k.load(fromByteOffset: j, as: UInt8.self) == q.load(fromByteOffset: j, as: UInt8.self)
-                    j &+= 1
-                }
-                if same { return Int(slots[i]) }
-            }
-            i = (i + 1) & mask
-        }
+        Int(flowhound_json_table_lookup(raw, p, Int64(n)))
     }
 }
 
@@ -110,13 +46,21 @@ final class KeyTable {
 ///   heuristic on the first line.
 /// - `ts`: epoch seconds (number or string), ISO 8601 (any fraction length, `Z` or offset), or integer epoch
 ///   milliseconds (12+ digits, Zeek's `TS_MILLIS`).
+/// - Speed: each line goes to the C scanner `flowhound_zeek_json_scan` first (flat objects with string, number,
+///   boolean and null values; key order predicted from the line before). It gives the same verdict and values as
+///   `parseObject` below or hands the line back (nested object, decoded array or escaped string), and then
+///   `parseObject` decodes it from the start. `fastPath = false` skips the scanner (the tests compare both).
 package final class ZeekJSONDecoder: LineDecoder {
     package private(set) var schema: Schema
 
     private let requested: Set<String>
     private let fileType: String
     private let maxLineLength: Int
-    private var table: KeyTable
+    private(set) var table: KeyTable {
+        didSet { tableRaw = table.raw }
+    }
+    /// `table.raw`, read per line without touching the object's reference count.
+    private var tableRaw: UnsafeMutablePointer<flowhound_json_table>
     private var fieldCount: Int
     private var tsSlot: Int
     private var pathSlot: Int
@@ -127,11 +71,21 @@ package final class ZeekJSONDecoder: LineDecoder {
     private let keyBuf: UnsafeMutablePointer<UInt8>
     // Sparse decoding (`decodeOnly`): wanted flag per slot, their number (-1: every slot), when to stop.
     private var wantedFlags: UnsafeMutablePointer<UInt8>
+    /// The wanted slots as a list (cleared per line instead of testing every slot's flag).
+    private var wantedList: UnsafeMutablePointer<Int64>
+    /// Counts `decodeOnly` calls: tells the C scan its key table must take the new restriction.
+    private var wantedGeneration: Int64 = 0
     private var wantedCount = -1
     private var stopAfter = 0
     /// Address of the record storage the last call wrote (a bit pattern: compared without generic `==`).
     private var lastValues = 0
     private var lastWasSparse = false
+    /// Lines go through the C fast path (`flowhound_zeek_json_scan`) first; false = the Swift parser only (tests
+    /// compare both).
+    package var fastPath = true
+    /// `FieldValue` has the layout of the C `flowhound_field` (always, on the platforms built so far).
+    private let cLayout = ZeekTSVDecoder.cLayout
+    private let scanArgs: UnsafeMutablePointer<flowhound_json_scan_args>
     /// `_path"` (searched from its rarer first byte; any `"_path"` key contains it).
     private static let pathKeyBytes: [UInt8] = Array("_path\"".utf8)
     nonisolated(unsafe) private static let pathKey: UnsafePointer<UInt8> = {
@@ -147,10 +101,14 @@ package final class ZeekJSONDecoder: LineDecoder {
         scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
         keyBuf = .allocate(capacity: self.maxLineLength + 64)
         wantedFlags = .allocate(capacity: 1)
+        wantedList = .allocate(capacity: 1)
+        scanArgs = .allocate(capacity: 1)
+        scanArgs.initialize(to: flowhound_json_scan_args())
         fileType = zeekLogType(fileName: fileName)
         let (s, t) = ZeekJSONDecoder.build(logType: fileType, requested: requestedFields)
         schema = s
         table = t
+        tableRaw = t.raw
         fieldCount = s.fieldCount
         tsSlot = s.slot(.timestamp) ?? -1
         pathSlot = s.slot("_path") ?? -1
@@ -163,6 +121,8 @@ package final class ZeekJSONDecoder: LineDecoder {
         scratch.deallocate()
         keyBuf.deallocate()
         wantedFlags.deallocate()
+        wantedList.deallocate()
+        scanArgs.deallocate()
     }
 
     /// Restricts decoding to `slots` of the current schema (nil: every slot, the default).
@@ -183,7 +143,11 @@ package final class ZeekJSONDecoder: LineDecoder {
         wantedFlags = .allocate(capacity: max(fieldCount, 1))
         wantedFlags.initialize(repeating: 0, count: max(fieldCount, 1))
         for v in valid { wantedFlags[v] = 1 }
+        wantedList.deallocate()
+        wantedList = .allocate(capacity: max(valid.count, 1))
+        for (k, v) in valid.sorted().enumerated() { wantedList[k] = Int64(v) }
         wantedCount = valid.count
+        wantedGeneration &+= 1
         lastWasSparse = false
     }
 
@@ -256,11 +220,12 @@ package final class ZeekJSONDecoder: LineDecoder {
         record.lineLength = n
         record.timestamp = nil
         let sparse = wantedCount >= 0
+        // In a run of sparse lines only wanted slots can hold values of the previous line: clear just those.
+        var clearCount = 0
         if !sparse || !lastWasSparse || lastValues != Int(bitPattern: record.values) {
             record.reset(fieldCount: fieldCount)
         } else {
-            // only wanted slots can hold values of the previous line
-            for k in 0..<fieldCount where wantedFlags[k] != 0 { record.values[k] = .absent }
+            clearCount = wantedCount
         }
         lastValues = Int(bitPattern: record.values)
         lastWasSparse = sparse
@@ -269,8 +234,40 @@ package final class ZeekJSONDecoder: LineDecoder {
         stopAfter = sparse ? (pathSlot >= 0 ? wantedCount - 1 : wantedCount) : fieldCount
         var scratchPos = 0
         var found = 0
-        let t = table
-        let r = withExtendedLifetime(t) { parseObject(t, line, n, &i, 0, 0, record.values, &scratchPos, &found) }
+        var r = -1
+        if fastPath && cLayout {
+            let a = scanArgs
+            a.pointee.table = tableRaw
+            a.pointee.wanted = sparse ? UnsafePointer(wantedFlags) : nil
+            a.pointee.wanted_count = sparse ? Int64(wantedCount) : -1
+            a.pointee.wanted_generation = wantedGeneration
+            a.pointee.stop_after = Int64(stopAfter)
+            a.pointee.path_slot = Int64(pathSlot)
+            a.pointee.clear = UnsafePointer(wantedList)
+            a.pointee.clear_count = Int64(clearCount)
+            var end: Int64 = 0
+            var stored: Int64 = 0
+            r = record.values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) {
+                Int(flowhound_zeek_json_scan(line, Int64(n), Int64(i), a, $0, &end, &stored))
+            }
+            if r >= 0 {
+                i = Int(end)
+            } else {
+                // The general parser takes the whole line again from clean slots (the scan stores only wanted
+                // slots when sparse).
+                if sparse {
+                    for k in 0..<wantedCount { record.values[Int(wantedList[k])] = .absent }
+                } else {
+                    record.reset(fieldCount: fieldCount)
+                }
+            }
+        } else {
+            for k in 0..<clearCount { record.values[Int(wantedList[k])] = .absent }
+        }
+        if r < 0 {
+            let t = table
+            r = withExtendedLifetime(t) { parseObject(t, line, n, &i, 0, 0, record.values, &scratchPos, &found) }
+        }
         if r == 0 { return .malformed(.badJSON) }
         if r == 2 {
             if line[n - 1] != 125 { return .malformed(.badJSON) }
