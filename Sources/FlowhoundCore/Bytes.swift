@@ -4,6 +4,18 @@ package enum Bytes {
     @inlinable @inline(__always)
     package static func lower(_ c: UInt8) -> UInt8 { (c &- 65) < 26 ? c | 0x20 : c }
 
+    /// `lower` on each of the eight bytes of a word at once (bytes of 0x80 and above are left alone).
+    @inlinable @inline(__always)
+    package static func lowerWord(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let seven = w & (0x7F &* ones)
+        // high bit of each byte: at least "A" / above "Z" (computed on the low seven bits, no carry between bytes)
+        let atLeastA = seven &+ (0x80 &- 0x41) &* ones
+        let aboveZ = seven &+ (0x80 &- 0x5B) &* ones
+        let upper = atLeastA & ~aboveZ & ~w & (0x80 &* ones)
+        return w | upper >> 2
+    }
+
     /// Case-sensitive equality of two byte ranges.
     @inlinable @inline(__always)
     package static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {

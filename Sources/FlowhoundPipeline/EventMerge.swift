@@ -2,9 +2,11 @@ import FlowhoundCore
 import FlowhoundIngest
 import FlowhoundParse
 
-/// Several inputs as one stream in log-time order (DESIGN.md §6): inputs are read, inflated, framed and decoded
-/// for their timestamps on worker threads, and their lines are merged by event time on the calling thread, which
-/// alone runs the rules, correlations and behavioural detectors (`line`).
+/// Several inputs as one stream in log-time order (DESIGN.md §6): inputs are read, inflated, framed, decoded and
+/// matched against the rules on worker threads (each input's `MergeStage`: what depends on the line alone), and
+/// their lines are merged by event time on the calling thread, which alone feeds the order-dependent state —
+/// correlations, behavioural detectors, finding merging and output (`MergeSink`). For `scan` the stages are
+/// `ScanStage` and `ScanMergeSink`; with a plain `LineSink` the stage only decodes timestamps.
 ///
 /// - Order. Each line carries a key: the log time of its event, or for a line that is not an event with a time
 ///   (a Zeek header, a malformed line, an event without a timestamp) the key of the line before it in the same
@@ -22,11 +24,12 @@ import FlowhoundParse
 /// - Lateness: an event whose time is more than `lateTolerance` behind the newest key merged so far is still
 ///   processed and counted in `lateLines` (Zeek writes long connections when they end, so some are normal).
 /// - Bounds. A worker copies lines into batches of at most `batchBytes` (or one line, if longer) and
-///   `batchLines`; each open input holds at most `queueDepth` ready batches plus the one being filled and the
-///   one being merged, so memory is about `maxOpenInputs × (queueDepth + 2) × batchBytes` plus each open
-///   reader's framer (`IngestOptions.outputChunkSize + maxLineLength`). `jobs` workers decode at a time
-///   (a counting semaphore; a worker waiting for room in its queue does not hold one); threads exist only for
-///   open inputs and the next `jobs` ones being read ahead.
+///   `batchLines`; the records, notes and matches its stage keeps count against those bytes. Each open input
+///   holds at most `queueDepth` ready batches plus the one being filled and the one being merged, so memory is
+///   about `maxOpenInputs × (queueDepth + 2) × (batchBytes + 48 × batchLines)` plus each open reader's framer
+///   (`IngestOptions.outputChunkSize + maxLineLength`). `jobs` workers decode at a time (a counting semaphore;
+///   a worker waiting for room in its queue does not hold one); threads exist only for open inputs and the next
+///   `jobs` ones being read ahead.
 package enum EventMerge {
     package struct Options: Sendable {
         /// Inputs decoded at the same time.
@@ -85,6 +88,27 @@ package enum EventMerge {
         ingestOptions: (InputSpec) -> IngestOptions, context: (InputSpec) -> DecoderContext,
         openSink: (Int) -> S, closeSink: (Int, inout S, IngestSummary, IngestError?) -> Void
     ) -> Stats {
+        run(
+            planned, options: options, ingestOptions: ingestOptions,
+            makeStage: { i in
+                TimeKeyStage(
+                    input: planned[i].input, forcedFormat: forcedFormat,
+                    maxLineLength: ingestOptions(planned[i].input).maxLineLength, context: context(planned[i].input))
+            },
+            openSink: { LineForwarder(sink: openSink($0)) },
+            closeSink: { i, forwarder, _, summary, error in closeSink(i, &forwarder.sink, summary, error) })
+    }
+
+    /// The merge itself: `makeStage(i)` makes the per-line work of input `i`, run on its worker thread (decode,
+    /// match: `MergeStage`); `openSink(i)` the consumer of its lines on this thread, which gets them in merged
+    /// order with what the stage left in the batch; `closeSink(i, &sink, stage, summary, error)` is called when
+    /// input `i` has been read to its end (in the order inputs end in the merge), with the stage as the worker
+    /// left it.
+    static func run<Stage: MergeStage, S: MergeSink>(
+        _ planned: [Planned], options: Options, ingestOptions: (InputSpec) -> IngestOptions,
+        makeStage: (Int) -> Stage, openSink: (Int) -> S,
+        closeSink: (Int, inout S, Stage, IngestSummary, IngestError?) -> Void
+    ) -> Stats {
         var stats = Stats()
         stats.toleranceSeconds = options.lateTolerance / 1_000_000_000
         let n = planned.count
@@ -92,6 +116,7 @@ package enum EventMerge {
         let permits = CountingSemaphore(max(1, options.jobs))
         let maxOpen = max(1, options.maxOpenInputs)
         var feeds = [InputFeed?](repeating: nil, count: n)
+        var workers = [MergeWorker<Stage>?](repeating: nil, count: n)
         var started = 0  // inputs [0, started) have a worker
 
         func start(upTo limit: Int) {
@@ -102,10 +127,10 @@ package enum EventMerge {
                 var ingest = ingestOptions(p.input)
                 ingest.outputChunkSize = min(ingest.outputChunkSize, max(64 << 10, options.batchBytes))
                 let job = MergeWorker(
-                    input: p.input, feed: feed, permits: permits, ingest: ingest,
-                    forcedFormat: forcedFormat, context: context(p.input), firstKey: admissionKey(p),
-                    batchLines: max(1, options.batchLines))
+                    input: p.input, feed: feed, permits: permits, ingest: ingest, stage: makeStage(started),
+                    firstKey: admissionKey(p), batchLines: max(1, options.batchLines))
                 feeds[started] = feed
+                workers[started] = job
                 if !startThread({ job.run() }) {
                     feed.unbounded = true  // no thread: read it here, whole (rare: thread creation failed)
                     job.run()
@@ -119,6 +144,13 @@ package enum EventMerge {
         var newest = Int64.min
         let tolerance = options.lateTolerance
 
+        /// Input `position` has ended: hand its sink and stage to `closeSink`, drop its worker.
+        func close(_ position: Int, _ sink: inout S, _ feed: InputFeed) {
+            if let worker = workers[position] { closeSink(position, &sink, worker.stage, feed.summary, feed.error) }
+            feeds[position] = nil
+            workers[position] = nil
+        }
+
         /// Takes the next non-empty batch of `c`'s input; false when the input has ended (then closed).
         func advanceBatch(_ c: MergeCursor<S>) -> Bool {
             guard let feed = feeds[c.position] else { return false }
@@ -128,8 +160,7 @@ package enum EventMerge {
                 c.index = 0
                 return true
             }
-            closeSink(c.position, &c.sink, feed.summary, feed.error)
-            feeds[c.position] = nil
+            close(c.position, &c.sink, feed)
             return false
         }
 
@@ -140,8 +171,7 @@ package enum EventMerge {
             guard let feed = feeds[position] else { return }
             var sink = openSink(position)
             guard let first = feed.next() else {
-                closeSink(position, &sink, feed.summary, feed.error)
-                feeds[position] = nil
+                close(position, &sink, feed)
                 return
             }
             active.append(MergeCursor(position: position, sink: sink, batch: first))
@@ -187,8 +217,8 @@ package enum EventMerge {
             let position = c.position
             var ended = false
             run: while true {
-                let lines = c.batch.lines
-                let base = UnsafePointer(c.batch.arena)
+                let batch = c.batch
+                let lines = batch.lines
                 var i = c.index
                 while i < lines.count {
                     let l = lines[i]
@@ -201,7 +231,7 @@ package enum EventMerge {
                     } else if l.timed && newest &- l.key > tolerance {
                         stats.lateLines += 1
                     }
-                    c.sink.line(base + l.start, l.count, number: l.number, offset: l.offset)
+                    c.sink.merged(batch, l)
                     i += 1
                 }
                 c.index = i
@@ -217,7 +247,7 @@ package enum EventMerge {
 }
 
 /// An input in the merge: its sink, the batch being merged and the position in it.
-final class MergeCursor<S: LineSink> {
+final class MergeCursor<S: MergeSink> {
     let position: Int
     var sink: S
     var batch: LineBatch

@@ -178,10 +178,9 @@ package enum ScanRunner {
             return ingest
         }
         /// Bookkeeping once an input has been read to its end (either path below).
-        func finishInput(_ input: InputSpec, _ sink: inout ScanSink, _ summary: IngestSummary, _ error: IngestError?) {
+        func finishInput(_ input: InputSpec, _ sink: InputLineCounts, _ summary: IngestSummary, _ error: IngestError?) {
             progress?.end(input.path)
             var stats = InputStats(path: input.path)
-            sink.finish()
             if options.mergeAcrossInputs == false { engine.finish() }
             let compileDiagnostics = compiler.drainDiagnostics()
             report.errors += compileDiagnostics.filter { $0.kind == .error }
@@ -223,11 +222,26 @@ package enum ScanRunner {
 
         if inputs.count > 1 && options.orderInputsByTime && options.mergeAcrossInputs {
             // several inputs: one stream in log-time order, read by `jobs` workers (EventMerge)
+            // Decoding and rule matching run on the workers (ScanStage); the merge feeds the engines (ScanMergeSink).
             let planned = EventMerge.plan(inputs, forcedFormat: options.forcedFormat, context: decoderContext)
             report.merge = EventMerge.run(
-                planned, options: options.merge, forcedFormat: options.forcedFormat, ingestOptions: ingestOptions,
-                context: decoderContext, openSink: { makeSink(planned[$0].input) },
-                closeSink: { finishInput(planned[$0].input, &$1, $2, $3) })
+                planned, options: options.merge, ingestOptions: ingestOptions,
+                makeStage: { i in
+                    ScanStage(
+                        input: planned[i].input, options: options, compiler: compiler,
+                        interest: behaviour.makeInterest(), context: decoderContext(planned[i].input),
+                        requestedFields: requested)
+                },
+                openSink: { i in
+                    progress?.begin(planned[i].input.path)
+                    return ScanMergeSink(
+                        input: planned[i].input, compiler: compiler, engine: engine, correlations: correlations,
+                        behaviour: behaviour)
+                },
+                closeSink: { i, sink, stage, summary, error in
+                    sink.finish()
+                    finishInput(planned[i].input, stage.counts, summary, error)
+                })
         } else {
             // one input (or order as given, input after input): read on this thread, no copies
             let orderedInputs = options.orderInputsByTime
@@ -238,7 +252,8 @@ package enum ScanRunner {
                 // With a second processor allowed, gzip input inflates on its own thread (P7's two-thread pipeline).
                 ingest.decodeOnSecondThread = options.merge.jobs > 1
                 let (summary, error) = ingestLines(path: input.path, options: ingest, into: &sink)
-                finishInput(input, &sink, summary, error)
+                sink.finish()
+                finishInput(input, sink.counts, summary, error)
             }
         }
         engine.finish()
@@ -312,10 +327,12 @@ package enum ScanRunner {
 ///
 /// Decoders reuse their schema objects, so the cache is looked up by object identity first (cheap when a syslog
 /// input switches between program schemas every few lines) and by `Schema.key` for equal schemas from other
-/// inputs. Compile diagnostics (unresolved `|expand` placeholders) are reported once per rule.
-final class RuleCache {
+/// inputs. Compile diagnostics (unresolved `|expand` placeholders) are reported once per rule. Safe to use from
+/// several threads (the merge's workers compile with `compiledUnreported` and the merge `report`s in merge order).
+final class RuleCache: @unchecked Sendable {
     let rules: [SigmaRule]
     let placeholders: [String: [String]]
+    private let lock = ConditionLock()
     private var byKey: [String: CompiledRuleSet] = [:]
     private var byObject: [ObjectIdentifier: (Schema, CompiledRuleSet)] = [:]
     private var reported = Set<String>()
@@ -328,11 +345,25 @@ final class RuleCache {
     }
 
     func drainDiagnostics() -> [Diagnostic] {
-        defer { pending.removeAll() }
+        lock.lock()
+        defer {
+            pending.removeAll()
+            lock.unlock()
+        }
         return pending
     }
 
+    /// The rule set for `schema`, its compile diagnostics reported (once per rule, in call order).
     func compiled(for schema: Schema) -> CompiledRuleSet {
+        let c = compiledUnreported(for: schema)
+        report(c)
+        return c
+    }
+
+    /// The rule set for `schema`; its diagnostics wait for `report`.
+    func compiledUnreported(for schema: Schema) -> CompiledRuleSet {
+        lock.lock()
+        defer { lock.unlock() }
         if let (s, c) = byObject[ObjectIdentifier(schema)], s === schema { return c }
         let c: CompiledRuleSet
         if let known = byKey[schema.key] {
@@ -340,10 +371,17 @@ final class RuleCache {
         } else {
             c = CompiledRuleSet(rules: rules, schema: schema, placeholders: placeholders)
             byKey[schema.key] = c
-            for d in c.diagnostics where reported.insert(d.description).inserted { pending.append(d) }
         }
         byObject[ObjectIdentifier(schema)] = (schema, c)
         return c
+    }
+
+    /// Queues the compile diagnostics of `c` not reported before.
+    func report(_ c: CompiledRuleSet) {
+        if c.diagnostics.isEmpty { return }
+        lock.lock()
+        defer { lock.unlock() }
+        for d in c.diagnostics where reported.insert(d.description).inserted { pending.append(d) }
     }
 }
 
@@ -544,6 +582,13 @@ struct ScanSink: LineSink {
     func finish() {
         record.deallocate()
         scratch.deallocate()
+    }
+
+    /// The per-input counts `finishInput` reports.
+    var counts: InputLineCounts {
+        InputLineCounts(
+            events: events, malformed: malformed, malformedByReason: malformedByReason, samples: samples,
+            formatName: formatName, unsupportedFormat: unsupportedFormat, firstLineNumber: firstLineNumber)
     }
 
     @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {

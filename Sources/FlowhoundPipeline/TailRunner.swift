@@ -1,4 +1,3 @@
-import Dispatch
 import FlowhoundCore
 import FlowhoundDetect
 import FlowhoundIngest
@@ -6,6 +5,7 @@ import FlowhoundParse
 import FlowhoundRules
 import FlowhoundSinks
 import FlowhoundState
+import Synchronization
 
 /// What `flowhound tail` was asked to do.
 package struct TailOptions: Sendable {
@@ -70,7 +70,6 @@ package final class TailRunner {
     private var errors: [Diagnostic] = []
     private var signalRead: Int32 = -1
     private var signalWrite: Int32 = -1
-    private var signalSources: [any DispatchSourceSignal] = []
 
     package init(_ options: TailOptions, scan: ScanOptions, diagnostics: @escaping (String) -> Void) {
         self.options = options
@@ -185,23 +184,17 @@ package final class TailRunner {
         return s.usable ? s : nil
     }
 
+    /// SIGHUP, SIGTERM and SIGINT each write their number to a self-pipe that the main loop polls. A plain
+    /// `sigaction` handler (`write` is async-signal-safe): a signal that arrives at any moment after this, on any
+    /// thread, is kept. (A dispatch signal source set the signals to SIG_IGN first and registered asynchronously,
+    /// so a SIGTERM sent just after start-up could be dropped and the process never stopped.)
     private func installSignals() {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
         signalRead = fds[0]
         signalWrite = fds[1]
-        _ = fcntl(signalRead, F_SETFL, fcntl(signalRead, F_GETFL) | O_NONBLOCK)
-        let w = signalWrite
-        for sig in [SIGHUP, SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler {
-                var b = UInt8(truncatingIfNeeded: sig)
-                _ = write(w, &b, 1)
-            }
-            src.resume()
-            signalSources.append(src)
-        }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        TailSignalPipe.install(writeEnd: signalWrite, signals: [SIGHUP, SIGTERM, SIGINT])
     }
 
     private func readSignals() -> [Int32] {
@@ -819,5 +812,29 @@ final class Follower {
             active: rotatedSince == nil, seenAt: now)
         c.insideCutLine = cut
         return c
+    }
+}
+
+/// The write end of `TailRunner`'s self-pipe, for its signal handler (a C function: it cannot capture).
+private enum TailSignalPipe {
+    static let writeEnd = Atomic<Int32>(-1)
+
+    static func install(writeEnd fd: Int32, signals: [Int32]) {
+        writeEnd.store(fd, ordering: .releasing)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            var b = UInt8(truncatingIfNeeded: sig)
+            _ = write(TailSignalPipe.writeEnd.load(ordering: .acquiring), &b, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in signals {
+            sigaction(sig, &action, nil)
+            sigaddset(&set, sig)
+        }
+        // a parent may have started us with these blocked (signal masks survive exec)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

@@ -36,6 +36,8 @@ package final class CompiledRuleSet: Sendable {
 
     /// The slot whose number pre-selects the rules per record (see `RuleIndex`), if any.
     package var discriminatorSlot: Int? { program.index?.slot }
+    /// The field whose text pre-selects rules alongside `discriminatorSlot` (nil: none).
+    package var textDiscriminatorSlot: Int? { program.index?.text?.slot }
 
     /// Compiles `rules` for `schema`. `placeholders` resolve `|expand` values (`%Servers%` → its list).
     /// `discriminate: false` leaves out the rule index (the results are the same; tests compare both).
@@ -75,7 +77,7 @@ package final class CompiledRuleSet: Sendable {
         diagnostics = diags
         numberCacheSize = compiler.numberCache.count
         addressCacheSize = compiler.addressCache.count
-        program = MatchProgram(matchers, discriminate: discriminate)
+        program = MatchProgram(matchers, discriminate: discriminate) { schema.fields[$0].listSeparator != 0 }
         referencedSlots = program.slots
         readsLine = matchers.contains { CompiledRuleSet.searchesLine($0.1) }
     }
@@ -393,6 +395,7 @@ package enum MatcherOptimiser {
             out = merged(out)
             if out.isEmpty { return .constant(false) }
             if out.count == 1 { return out[0] }
+            if let f = factored(out) { return optimise(f) }
             return .any(byCost(out))
         case .not(let x):
             switch optimise(x) {
@@ -403,6 +406,30 @@ package enum MatcherOptimiser {
         default:
             return m
         }
+    }
+
+    /// `(a ∧ b) ∨ (a ∧ c)` → `a ∧ (b ∨ c)`, and `a ∨ (a ∧ b)` → `a`: the conjuncts every alternative of an OR
+    /// shares, taken out in front (in the order of the first alternative). Then a shared leaf such as
+    /// `proto: icmp` of `1 of selection_*` becomes a guard of the rule (and a key of the rule index) instead of
+    /// being tested inside each alternative on every record. Nil when the alternatives share nothing.
+    static func factored(_ alternatives: [Matcher]) -> Matcher? {
+        let lists: [[Matcher]] = alternatives.map { if case .all(let xs) = $0 { xs } else { [$0] } }
+        var shared = Set(lists[0])
+        for l in lists.dropFirst() {
+            shared.formIntersection(l)
+            if shared.isEmpty { return nil }
+        }
+        var common: [Matcher] = []
+        var taken = Set<Matcher>()
+        for x in lists[0] where shared.contains(x) && taken.insert(x).inserted { common.append(x) }
+        var rest: [Matcher] = []
+        for l in lists {
+            let r = l.filter { !shared.contains($0) }
+            // One alternative is the shared part alone: it implies the whole OR (absorption).
+            if r.isEmpty { return .all(common) }
+            rest.append(r.count == 1 ? r[0] : .all(r))
+        }
+        return .all(common + [.any(rest)])
     }
 
     /// Stable ordering by cost.

@@ -360,16 +360,17 @@ final class MatchProgram: @unchecked Sendable {
     let leafCount: Int
     /// The rule is exactly the conjunction of its guards: no program run needed once they hold.
     let pure: UnsafeMutablePointer<Bool>
-    /// Rule pre-selection by one scalar numeric field (the "discriminator"): the slot on which most rules require
-    /// numeric equality (a guard `numberEquals`, e.g. `id.resp_p: [22, 445]`). Per record the field's number is
-    /// looked up once among the distinct values those rules accept, which yields the rules that can still hold;
-    /// the others are skipped without evaluating any of their leaves. `index` is nil when no slot is required
-    /// that way by at least two rules.
+    /// Rule pre-selection by the number in one scalar field (the slot on which most rules require numeric equality,
+    /// e.g. `id.resp_p: [22, 445]`) and by the text of another (most rules requiring exact text, e.g. `proto: tcp`).
+    /// Per record each value is looked up once among the distinct values those rules accept, which yields the rules
+    /// that can still hold; the others are skipped without evaluating any of their leaves. `index` is nil when
+    /// neither kind of guard is shared by at least two rules.
     let index: RuleIndex?
 
-
     /// `discriminate: false` builds no rule index (tests compare both).
-    init(_ rules: [(ruleIndex: Int, matcher: Matcher)], discriminate: Bool) {
+    init(
+        _ rules: [(ruleIndex: Int, matcher: Matcher)], discriminate: Bool, isList: (Int) -> Bool = { _ in false }
+    ) {
         var b = Builder()
         ruleCount = rules.count
         entries = .allocate(capacity: max(ruleCount, 1))
@@ -443,7 +444,9 @@ final class MatchProgram: @unchecked Sendable {
             }
         }
         guardStart[ruleCount] = Int32(at)
-        index = discriminate ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }) : nil
+        index =
+            discriminate
+            ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }, isList: isList) : nil
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)
@@ -487,9 +490,9 @@ final class MatchProgram: @unchecked Sendable {
             for k in 0..<ruleCount where rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
             return
         }
-        let row = index.candidates(ctx.number(index.slot, cache: index.cache))
+        let (a, b) = index.rows(ctx)
         for w in 0..<index.words {
-            var bits = row[w]
+            var bits = a[w] & b[w]
             while bits != 0 {
                 let k = w &<< 6 | bits.trailingZeroBitCount
                 bits &= bits &- 1

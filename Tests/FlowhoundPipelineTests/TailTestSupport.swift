@@ -79,9 +79,14 @@ final class TailProcess: @unchecked Sendable {
 
     func signal(_ s: Int32) { kill(process.processIdentifier, s) }
 
-    /// SIGTERM, then waits for the exit; returns the exit status.
-    func stop() -> Int32 {
+    /// SIGTERM, then waits for the exit; returns the exit status, or -1 if the process ignored SIGTERM for
+    /// `timeout` seconds (then it is killed, so a lost signal fails the test instead of hanging the suite).
+    func stop(timeout: Double = 60) -> Int32 {
         signal(SIGTERM)
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+        let ignored = process.isRunning
+        if ignored { signal(SIGKILL) }
         process.waitUntilExit()
         Thread.sleep(forTimeInterval: 0.1)
         outPipe.fileHandleForReading.readabilityHandler = nil
@@ -90,7 +95,7 @@ final class TailProcess: @unchecked Sendable {
         lock.lock()
         out.append(rest)
         lock.unlock()
-        return process.terminationStatus
+        return ignored ? -1 : process.terminationStatus
     }
 
     func kill9() {

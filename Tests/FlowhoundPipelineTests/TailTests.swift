@@ -338,6 +338,21 @@ struct TailTests {
         #expect(Set(t.lines) == ["one-2", "two-1"])
     }
 
+    @Test("a SIGTERM sent at any moment of start-up stops tail (none is lost while the handlers are installed)")
+    func sigtermDuringStartUp() throws {
+        let s = try Scratch()
+        try s.write("app.log", "line-1\n")
+        // One SIGTERM per run, sent 0 to 145 ms after the spawn: before, during and after the handlers go in.
+        // A run that ignores it is killed after 10 s and reported (stop() gives -1).
+        for delay in stride(from: 0, to: 150, by: 5) {
+            let t = try TailProcess(tailArgs(s, ["app.log"]))
+            Thread.sleep(forTimeInterval: Double(delay) / 1000)
+            let status = t.stop(timeout: 10)
+            let killedBySignal = t.process.terminationReason == .uncaughtSignal && status == SIGTERM
+            #expect(status == 0 || killedBySignal, "SIGTERM \(delay) ms after start: status \(status)")
+        }
+    }
+
     @Test("SIGHUP reloads rules; a broken rule set is refused and the old one kept; SIGTERM exits 0")
     func reload() throws {
         let s = try Scratch()

@@ -110,6 +110,9 @@ package final class BehaviourEngine {
         return detectors.contains { !$0.kinds.intersection(plan.kinds).isEmpty }
     }
 
+    /// `wants` for another thread (a merge worker): the same answers, from its own schema-plan cache.
+    package func makeInterest() -> BehaviourInterest { BehaviourInterest(kinds: detectors.map(\.kinds)) }
+
     /// Feeds one decoded event. Cheap when no detector wants the schema's kind.
     package func observe(record: EventRecord, schema: Schema, origin: EventOrigin) {
         let plan = normaliser.plan(for: schema)
@@ -283,5 +286,19 @@ package final class BehaviourEngine {
     private func metricText(_ m: Double) -> String {
         if m == m.rounded() && abs(m) < 1e15 { return String(Int64(m)) }
         return String((m * 1000).rounded() / 1000)
+    }
+}
+
+/// Whether any of an engine's detectors reads a schema's events (`BehaviourEngine.wants`), asked on one thread.
+package final class BehaviourInterest {
+    private let normaliser = EventNormaliser()
+    private let kinds: [EventKinds]
+
+    init(kinds: [EventKinds]) { self.kinds = kinds }
+
+    package func wants(_ schema: Schema) -> Bool {
+        let plan = normaliser.plan(for: schema)
+        if plan.kinds.isEmpty { return false }
+        return kinds.contains { !$0.intersection(plan.kinds).isEmpty }
     }
 }
