@@ -55,6 +55,15 @@ package final class BehaviourEngine {
         case rules(CompiledRuleSet)
     }
 
+    /// Whether a detector takes an event of a given schema: never, always, or when its filter matches.
+    private enum Gate {
+        case skip, pass
+        case filter(CompiledRuleSet)
+    }
+    private var gatesBySchema: [ObjectIdentifier: (Schema, [Gate])] = [:]
+    private var lastGateSchema: Schema?
+    private var lastGates: [Gate] = []
+
     /// - Parameters:
     ///   - rules: detector rules (e.g. `SigmaLoadResult.detectorRules`).
     ///   - site: the site description (internal networks, groups as roles, assets, allow entries).
@@ -141,12 +150,22 @@ package final class BehaviourEngine {
             tickIfDue()
             return
         }
-        for (i, d) in detectors.enumerated() where !d.kinds.intersection(plan.kinds).isEmpty {
-            guard passes(i, d.rule, record, schema) else { continue }
-            if let flow, d.kinds.contains(.flow) { d.flow(flow, context) }
-            if let auth, d.kinds.contains(.auth) { d.auth(auth, context) }
-            if let dns, d.kinds.contains(.dns) { d.dns(dns, context) }
-            if let op, d.kinds.contains(.remoteOp) { d.remoteOp(op, context) }
+        let gates = gates(for: schema, plan)
+        for i in gates.indices {
+            switch gates[i] {
+            case .skip: continue
+            case .pass: break
+            case .filter(let set):
+                matchOut.removeAll(keepingCapacity: true)
+                set.matches(record, scratch: &scratch, into: &matchOut)
+                if matchOut.isEmpty { continue }
+            }
+            let d = detectors[i]
+            let kinds = d.kinds
+            if let flow, kinds.contains(.flow) { d.flow(flow, context) }
+            if let auth, kinds.contains(.auth) { d.auth(auth, context) }
+            if let dns, kinds.contains(.dns) { d.dns(dns, context) }
+            if let op, kinds.contains(.remoteOp) { d.remoteOp(op, context) }
         }
         tickIfDue()
     }
@@ -191,10 +210,30 @@ package final class BehaviourEngine {
         suppression.removeStale(olderThan: now &- 31 * 86_400 * nanosPerSecond)
     }
 
-    private func passes(_ i: Int, _ rule: DetectorRule, _ record: EventRecord, _ schema: Schema) -> Bool {
+    /// What each detector asks of an event of `schema` (its kinds, logsource and filter depend on the schema
+    /// alone), worked out on the schema's first event instead of per event and detector.
+    private func gates(for schema: Schema, _ plan: SchemaPlan) -> [Gate] {
+        if let last = lastGateSchema, last === schema { return lastGates }
+        let gates: [Gate]
+        if let (s, g) = gatesBySchema[ObjectIdentifier(schema)], s === schema {
+            gates = g
+        } else {
+            gates = detectors.indices.map { gate(detector: $0, schema, plan) }
+            if gatesBySchema.count >= 64 { gatesBySchema.removeAll() }  // bounded; decoders reuse a few schemas
+            gatesBySchema[ObjectIdentifier(schema)] = (schema, gates)
+        }
+        lastGateSchema = schema
+        lastGates = gates
+        return gates
+    }
+
+    private func gate(detector i: Int, _ schema: Schema, _ plan: SchemaPlan) -> Gate {
+        let d = detectors[i]
+        if d.kinds.intersection(plan.kinds).isEmpty { return .skip }
+        let rule = d.rule
         if rule.filter == nil {
-            guard let ls = rule.logsource else { return true }
-            return schema.logSources.contains { $0.serves(ls) }
+            guard let ls = rule.logsource else { return .pass }
+            return schema.logSources.contains { $0.serves(ls) } ? .pass : .skip
         }
         let state: FilterState
         if let s = filterCache[i][schema.key] {
@@ -209,12 +248,9 @@ package final class BehaviourEngine {
             filterCache[i][schema.key] = state
         }
         switch state {
-        case .all: return true
-        case .none: return false
-        case .rules(let set):
-            matchOut.removeAll(keepingCapacity: true)
-            set.matches(record, scratch: &scratch, into: &matchOut)
-            return !matchOut.isEmpty
+        case .all: return .pass
+        case .none: return .skip
+        case .rules(let set): return .filter(set)
         }
     }
 
