@@ -35,7 +35,8 @@ package enum MalformedReason: String, Sendable, CaseIterable {
 /// Values written into the record stay valid until the next `decode` call: they point into the line itself or
 /// into a scratch buffer the decoder owns.
 package protocol LineDecoder: AnyObject {
-    /// The current schema; replaced only by a call that returns `.schemaChanged`.
+    /// The current schema; replaced only by a call that returns `.schemaChanged` (except for a `SyslogDecoder`
+    /// whose caller set `switchesInPlace`: it switches during any call, and the caller compares `schemaIdentity`).
     var schema: Schema { get }
     func decode(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome
 }

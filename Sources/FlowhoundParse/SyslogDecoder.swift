@@ -165,7 +165,8 @@ package enum SyslogSchemas {
 /// - Lines without any recognisable header are `bad_header`; an impossible date/time is `bad_timestamp` (the
 ///   rest of the line is decoded). Blank lines and journal banners (`-- Logs begin at …`) are skipped.
 /// - Schema: one per family, and for `auth`/`syslog` one per program (up to 64 programs, then the generic
-///   `syslog` schema). A line of another schema than the previous one yields `.schemaChanged` first.
+///   `syslog` schema). A line of another schema than the previous one yields `.schemaChanged` first (unless
+///   `switchesInPlace`: then it is decoded at once and `schemaIdentity` changes).
 /// - sshd/PAM: `outcome` is set only on decision lines (Accepted → success; Failed, Invalid user, PAM
 ///   `authentication failure`, maximum attempts exceeded → failure), so follow-up lines of one attempt are not
 ///   counted twice; `action` names every recognised message (`accepted`, `failed`, `invalid_user`, …).
@@ -197,9 +198,12 @@ package final class SyslogDecoder: LineDecoder {
     private let programKeyLengths: UnsafeMutablePointer<Int>
     private var currentFamily: SyslogFamily = .syslog
     /// The header of the line being decoded; after `.schemaChanged`, that line's header (`pendingLine`).
-    private var header = Header()
+    private let hp: UnsafeMutablePointer<Header>
     /// The last BSD stamp converted: local date and second of day → UTC seconds.
     private var lastStamp: (year: Int64, month: Int64, day: Int64, second: Int64, utc: Int64) = (-1, -1, -1, -1, 0)
+    /// The bytes of the last valid 15-byte BSD stamp without year or fraction (`Mar  1 00:00:00`, as two
+    /// overlapping words) and its UTC second.
+    private var lastBSD: (valid: Bool, head: UInt64, tail: UInt64, utc: Int64) = (false, 0, 0, 0)
     /// The line that last returned `.schemaChanged` and its family (its header is still in `header`).
     private var pendingLine: UnsafePointer<UInt8>?
     private var pendingCount = 0
@@ -207,6 +211,58 @@ package final class SyslogDecoder: LineDecoder {
     /// A copy of that line: the header is reused only when the next call passes the same bytes.
     private var pendingCopy: UnsafeMutablePointer<UInt8>
     private var pendingCapacity: Int
+    /// The last 8 `host tag[` prefixes (`parseHeader`).
+    private let prefixCache: UnsafeMutablePointer<PrefixEntry>
+    private var prefixCacheNext = 0
+    private var prefixHot = 0
+    /// The last 8 programs seen and their schema decision (`schemaFor`).
+    private let programCache: UnsafeMutablePointer<ProgramEntry>
+    private var programCacheNext = 0
+    private var programHot = 0
+
+    /// false: auth messages go through the template list only (`SyslogFastAuth` off; differential tests).
+    var fastAuth = true
+
+    /// true: a line of another schema switches `schema` and is decoded in the same call (never `.schemaChanged`);
+    /// the caller compares `schemaIdentity` after each call instead. For callers that keep per-schema state
+    /// (the scan sink): a third of a typical auth log changes program, and the extra round trip cost more than
+    /// the line.
+    package var switchesInPlace = false
+
+    /// The current schema object's address: changes exactly when `schema` does.
+    package var schemaIdentity: UnsafeMutableRawPointer { schemaRef.toOpaque() }
+
+    /// Schemas (by address) whose lines the caller reads only the header fields of (`setHeaderOnly`).
+    private var headerOnlySchemas: [UnsafeMutableRawPointer] = []
+    /// The current schema is one of them: the message parsers are skipped (slots after the header stay absent).
+    package private(set) var headerOnly = false
+
+    /// Declares that the caller reads no field of the current schema beyond the header ones (`timestamp`, `host`,
+    /// `program`, `pid`, `message`, …, the first `headerFieldCount`) and not the behavioural detectors: lines of
+    /// that schema then skip their message parser. `decodeAllFields` decodes one line in full anyway.
+    package func setHeaderOnly(_ on: Bool) {
+        let id = schemaRef.toOpaque()
+        headerOnlySchemas.removeAll { $0 == id }
+        if on { headerOnlySchemas.append(id) }
+        headerOnly = on
+    }
+
+    /// Forgets every `setHeaderOnly` (a new caller with other rules takes the decoder over).
+    package func clearHeaderOnly() {
+        headerOnlySchemas.removeAll()
+        headerOnly = false
+    }
+
+    /// Decodes a line with every field, whatever `setHeaderOnly` said (a line that became a finding).
+    package func decodeAllFields(_ line: UnsafePointer<UInt8>, _ count: Int, into record: inout EventRecord) -> DecodeOutcome {
+        let saved = headerOnly
+        headerOnly = false
+        defer { headerOnly = saved }
+        return decode(line, count, into: &record)
+    }
+
+    /// The number of header fields (slots `0..<headerFieldCount` of every syslog schema).
+    package static var headerFieldCount: Int { SyslogSchemas.headerCount }
 
     static let H = SyslogSchemas.headerCount
     /// `H` as an instance constant (a static `let` is a lazy global: a `swift_once` check per use).
@@ -244,9 +300,18 @@ package final class SyslogDecoder: LineDecoder {
         programKeys.initialize(repeating: 0, count: 64 * 32)
         programKeyLengths = .allocate(capacity: 64)
         programKeyLengths.initialize(repeating: -1, count: 64)
+        prefixCache = .allocate(capacity: 8)
+        prefixCache.initialize(repeating: PrefixEntry(), count: 8)
+        hp = .allocate(capacity: 1)
+        hp.initialize(to: Header())
+        programCache = .allocate(capacity: 8)
+        programCache.initialize(repeating: ProgramEntry(ref: genericRef), count: 8)
     }
 
     deinit {
+        prefixCache.deallocate()
+        hp.deallocate()
+        programCache.deallocate()
         programKeys.deallocate()
         programRefs.deallocate()
         programFamilies.deallocate()
@@ -306,6 +371,17 @@ package final class SyslogDecoder: LineDecoder {
         }
         if i < n && p[i] == 58 { i += 1 }
         while i < n && isSpace(p[i]) { i += 1 }
+        // `host tag[` / `host tag:` as on an earlier line: the host and tag scans would end at the same places
+        let i1 = i
+        if let e = knownPrefix(p, n, i1) {
+            h.hostStart = i1
+            h.hostLen = e.pointee.hostLength
+            i = i1 + e.pointee.tagOffset
+            tagTail(p, n, &i, i1 + e.pointee.length - 1, &h)
+            h.msgStart = i
+            h.msgLen = n - i
+            return true
+        }
         // host
         if i < n && !isASAMarker(p + i, n - i) && p[i] != 91 {
             var j = i
@@ -331,6 +407,13 @@ package final class SyslogDecoder: LineDecoder {
             var j = i
             let limit = min(n, i + 64)
             while j < limit && p[j] != 91 && p[j] != 58 && p[j] != 61 { j += 1 }
+            // remember `host tag[` / `host tag:` when nothing in it depended on bytes after it
+            // (the host starts at i1 and the tag right after its spaces, so the `host : ` check did not apply)
+            if j < limit && (p[j] == 91 || p[j] == 58) && h.hostStart == i1 && h.hostLen > 0
+                && tagFollowsHost(p, i1 + h.hostLen, i) && p[i1] != 37 && p[i] != 37 && p[i] != 58
+                && j - i1 + 1 >= 8 && j - i1 + 1 <= 32 {
+                rememberPrefix(p + i1, j - i1 + 1, hostLength: h.hostLen, tagOffset: i - i1)
+            }
             if j < limit && p[j] == 91 {
                 var k = j + 1
                 while k < n && k < j + 24 && p[k] != 93 { k += 1 }
@@ -354,6 +437,85 @@ package final class SyslogDecoder: LineDecoder {
         return true
     }
 
+    /// The tag after its scan stopped at `j` (`[` or `:`): pid, program, the `:` and one space.
+    @inline(__always)
+    private func tagTail(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ j: Int, _ h: inout Header) {
+        if p[j] == 91 {
+            var k = j + 1
+            while k < n && k < j + 24 && p[k] != 93 { k += 1 }
+            if k < n && p[k] == 93 && (k + 1 == n || p[k + 1] == 58 || isSpace(p[k + 1])) {
+                h.progStart = i
+                h.progLen = trimmedEnd(p, i, j) - i
+                h.pidStart = j + 1
+                h.pidLen = k - j - 1
+                i = k + 1
+                if i < n && p[i] == 58 { i += 1 }
+            }
+        } else if p[j] == 58 && (j + 1 == n || isSpace(p[j + 1])) && j > i {
+            h.progStart = i
+            h.progLen = trimmedEnd(p, i, j) - i
+            i = j + 1
+        }
+        if i < n && isSpace(p[i]) { i += 1 }
+    }
+
+    /// Whether `tag` is the first byte after the spaces/tabs that follow the host's end (and some follow it).
+    @inline(__always) private func tagFollowsHost(_ p: UnsafePointer<UInt8>, _ hostEnd: Int, _ tag: Int) -> Bool {
+        var c = hostEnd
+        while c < tag && isSpace(p[c]) { c += 1 }
+        return c == tag && tag > hostEnd
+    }
+
+    /// One remembered `host tag[` prefix (8 to 32 bytes, from the host to the byte that ended the tag scan).
+    struct PrefixEntry {
+        var length = 0
+        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var hostLength = 0
+        var tagOffset = 0
+    }
+
+    /// Whether the `k` bytes at `p` (8 ≤ k ≤ 32) are those of the entry: whole words, the last one overlapping.
+    @inline(__always)
+    private func samePrefix(_ p: UnsafePointer<UInt8>, _ e: UnsafeMutablePointer<PrefixEntry>, _ k: Int) -> Bool {
+        let r = UnsafeRawPointer(p)
+        let b = UnsafeRawPointer(e) + MemoryLayout<PrefixEntry>.offset(of: \PrefixEntry.bytes)!
+        var o = 0
+        while o + 8 < k {
+            if r.loadUnaligned(fromByteOffset: o, as: UInt64.self) != b.loadUnaligned(fromByteOffset: o, as: UInt64.self) {
+                return false
+            }
+            o += 8
+        }
+        return r.loadUnaligned(fromByteOffset: k - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: k - 8, as: UInt64.self)
+    }
+
+    /// The remembered prefix at `p + i1`, the last one found tried first.
+    @inline(__always)
+    private func knownPrefix(_ p: UnsafePointer<UInt8>, _ n: Int, _ i1: Int) -> UnsafeMutablePointer<PrefixEntry>? {
+        let hot = prefixCache + prefixHot
+        var k = hot.pointee.length
+        if k > 0 && i1 + k < n && samePrefix(p + i1, hot, k) { return hot }
+        var e = prefixCache
+        let end = prefixCache + 8
+        while e < end {
+            k = e.pointee.length
+            if k > 0 && i1 + k < n && samePrefix(p + i1, e, k) {
+                prefixHot = e - prefixCache
+                return e
+            }
+            e += 1
+        }
+        return nil
+    }
+
+    private func rememberPrefix(_ p: UnsafePointer<UInt8>, _ k: Int, hostLength: Int, tagOffset: Int) {
+        let e = prefixCache + prefixCacheNext
+        prefixCacheNext = (prefixCacheNext + 1) & 7
+        e.pointee = PrefixEntry(length: k, hostLength: hostLength, tagOffset: tagOffset)
+        let b = UnsafeMutableRawPointer(e) + MemoryLayout<PrefixEntry>.offset(of: \PrefixEntry.bytes)!
+        b.copyMemory(from: p, byteCount: k)
+    }
+
     @inline(__always) private func trimmedEnd(_ p: UnsafePointer<UInt8>, _ s: Int, _ e0: Int) -> Int {
         var e = e0
         while e > s && isSpace(p[e - 1]) { e -= 1 }
@@ -368,6 +530,16 @@ package final class SyslogDecoder: LineDecoder {
 
     /// Parses a BSD (`Mmm dd [yyyy] HH:MM:SS[.frac]`) or RFC 3339 stamp at `i`; returns the index after it.
     private func parseStamp(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ h: inout Header) -> Int? {
+        // the same 15 stamp bytes as the last plain BSD stamp, then a space: the same result (the parse below is a
+        // function of these bytes and of whether a `.` follows)
+        if i + 16 <= n && p[i + 15] == 32 && lastBSD.valid
+            && UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) == lastBSD.head
+            && UnsafeRawPointer(p + i + 7).loadUnaligned(as: UInt64.self) == lastBSD.tail {
+            h.tsStart = i
+            h.tsLen = 15
+            h.time = Timestamp(seconds: lastBSD.utc, nanos: 0)
+            return i + 15
+        }
         if i + 15 <= n && (p[i] | 0x20) >= 97 && (p[i] | 0x20) <= 122 && p[i + 3] == 32 {
             let month = monthNumber(p + i)
             if month == 0 { return nil }
@@ -415,6 +587,10 @@ package final class SyslogDecoder: LineDecoder {
                     let t = clock.timestamp(year: y, month: month, day: day, secondOfDay: sod, nanos: 0)
                     lastStamp = (y, month, day, sod, t.seconds)
                     h.time = Timestamp(seconds: t.seconds, nanos: nanos)
+                }
+                if j - i == 15 && !h.yearful {
+                    lastBSD = (true, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self),
+                               UnsafeRawPointer(p + i + 7).loadUnaligned(as: UInt64.self), lastStamp.utc)
                 }
             }
             return j
@@ -496,31 +672,136 @@ package final class SyslogDecoder: LineDecoder {
 
     // MARK: family selection
 
-    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: Header) -> (SyslogFamily, Unmanaged<Schema>) {
-        let m = p + h.msgStart
-        if isASAMarker(m, h.msgLen) || (h.progLen > 0 && isASAMarker(p + h.progStart, h.progLen)) {
+    /// One remembered program: its raw tag bytes (up to 16, zero padded) and what `schemaFor` decided for it.
+    struct ProgramEntry {
+        var length = -1
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        /// 0: sshd; 1: netfilter when the message holds a netfilter payload, else `family`/`ref`; 2: always
+        /// `family`/`ref`.
+        var kind: UInt8 = 0
+        /// false: `family`/`ref` are not known yet (kind 1 seen only with netfilter payloads); the program is
+        /// registered when its first other line comes, as without the cache.
+        var resolved = false
+        var family: SyslogFamily = .syslog
+        var ref: Unmanaged<Schema>
+    }
+
+    /// The program tag bytes at `p` as two words (`len` ≤ 16; the 16 bytes from `p` must be readable).
+    @inline(__always) private func programWords(_ p: UnsafePointer<UInt8>, _ len: Int) -> (UInt64, UInt64) {
+        let r = UnsafeRawPointer(p)
+        var a = r.loadUnaligned(as: UInt64.self)
+        var b = r.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        if len < 8 {
+            a &= (1 << UInt64(len * 8)) &- 1
+            b = 0
+        } else if len < 16 {
+            b &= (1 << UInt64((len - 8) * 8)) &- 1
+        }
+        return (a, b)
+    }
+
+    private func schemaFor(_ p: UnsafePointer<UInt8>, _ h: UnsafePointer<Header>) -> (SyslogFamily, Unmanaged<Schema>) {
+        let m = p + h.pointee.msgStart
+        if isASAMarker(m, h.pointee.msgLen) || (h.pointee.progLen > 0 && isASAMarker(p + h.pointee.progStart, h.pointee.progLen)) {
             return (.asa, asaRef)
         }
-        // program key: lower-cased, cut at '(' or '/'
+        // the decision depends on the program bytes and (netfilter) the message: remembered per program
+        guard h.pointee.progLen > 0 && h.pointee.progLen <= 16 && h.pointee.progStart + 16 <= h.pointee.msgStart + h.pointee.msgLen else {
+            return schemaForProgram(p, h, nil)
+        }
+        let words = programWords(p + h.pointee.progStart, h.pointee.progLen)
+        var e = programCache + programHot
+        let hot = e
+        let end = programCache + 8
+        var first = true
+        while e < end {
+            if e.pointee.length == h.pointee.progLen && e.pointee.w0 == words.0 && e.pointee.w1 == words.1 {
+                programHot = e - programCache
+                switch e.pointee.kind {
+                case 0: return (.sshd, sshdRef)
+                case 1:
+                    if netfilterStart(m, h.pointee.msgLen) != nil { return (.netfilter, netfilterRef) }
+                    if !e.pointee.resolved {
+                        let (key, kn) = programKey(p, h)
+                        let (f, r, _) = programSchema(key, kn)
+                        e.pointee.family = f
+                        e.pointee.ref = r
+                        e.pointee.resolved = true
+                    }
+                    return (e.pointee.family, e.pointee.ref)
+                default: return (e.pointee.family, e.pointee.ref)
+                }
+            }
+            // the last program found first, then all of them
+            if first {
+                first = false
+                e = programCache
+            } else {
+                e += 1
+            }
+            if e == hot && !first { e += 1 }
+        }
+        let slot = programCache + programCacheNext
+        slot.pointee = ProgramEntry(length: -1, ref: genericRef)
+        programCacheNext = (programCacheNext + 1) & 7
+        let r = schemaForProgram(p, h, slot)
+        if slot.pointee.length == 0 { slot.pointee.length = h.pointee.progLen; slot.pointee.w0 = words.0; slot.pointee.w1 = words.1 }
+        return r
+    }
+
+    /// The lower-cased program key (cut at `(` or `/`, at most 32 bytes).
+    @inline(__always) private func programKey(_ p: UnsafePointer<UInt8>, _ h: UnsafePointer<Header>) -> (InlineArray<32, UInt8>, Int) {
         var key = InlineArray<32, UInt8>(repeating: 0)
         var kn = 0
-        if h.progLen > 0 {
-            let pp = p + h.progStart
-            while kn < h.progLen && kn < 32 {
+        if h.pointee.progLen > 0 {
+            let pp = p + h.pointee.progStart
+            while kn < h.pointee.progLen && kn < 32 {
                 let c = pp[kn]
                 if c == 40 || c == 47 { break }
                 key[kn] = Bytes.lower(c)
                 kn += 1
             }
         }
+        return (key, kn)
+    }
+
+    /// `schemaFor` after the ASA checks, without the cache; fills `entry` (and sets its `length` to 0) when the
+    /// decision can be remembered for the program.
+    private func schemaForProgram(
+        _ p: UnsafePointer<UInt8>, _ h: UnsafePointer<Header>, _ entry: UnsafeMutablePointer<ProgramEntry>?
+    ) -> (SyslogFamily, Unmanaged<Schema>) {
+        let m = p + h.pointee.msgStart
+        let (key, kn) = programKey(p, h)
+        func remember(_ kind: UInt8, _ resolved: Bool, _ f: SyslogFamily, _ r: Unmanaged<Schema>) {
+            guard let entry else { return }
+            entry.pointee = ProgramEntry(length: 0, kind: kind, resolved: resolved, family: f, ref: r)
+        }
         let isSSHD = kn >= 4 && key[0] == 115 && key[1] == 115 && key[2] == 104 && key[3] == 100
             && (kn == 4 || key[4] == 45)
-        if isSSHD { return (.sshd, sshdRef) }
+        if isSSHD {
+            remember(0, true, .sshd, sshdRef)
+            return (.sshd, sshdRef)
+        }
         let isKernel = kn == 6 && key[0] == 107 && key[1] == 101 && key[2] == 114 && key[3] == 110
-        if netfilterStart(m, h.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
+        if netfilterStart(m, h.pointee.msgLen) != nil && (kn == 0 || isKernel || !isAuthKey(key, kn)) {
+            // a netfilter payload of a program netfilter lines count for; its own schema is looked up (and
+            // registered) only when a line of it without one comes
+            if kn == 0 { remember(1, true, .syslog, genericRef) } else { remember(1, false, .syslog, genericRef) }
             return (.netfilter, netfilterRef)
         }
-        if kn == 0 { return (.syslog, genericRef) }
+        if kn == 0 {
+            remember(1, true, .syslog, genericRef)
+            return (.syslog, genericRef)
+        }
+        let (f, r, isAuth) = programSchema(key, kn)
+        remember(isKernel || !isAuth ? 1 : 2, true, f, r)
+        return (f, r)
+    }
+
+    /// The schema of a program key (lower-cased, cut at `(` or `/`), registered on first sight (at most 64), and
+    /// whether the key is one of `SyslogSchemas.authPrograms`.
+    private func programSchema(_ key0: InlineArray<32, UInt8>, _ kn: Int) -> (SyslogFamily, Unmanaged<Schema>, Bool) {
+        var key = key0
         let found: Int = withUnsafeBytes(of: &key) { kb -> Int in
             let kp = kb.baseAddress!.assumingMemoryBound(to: UInt8.self)
             for e in 0..<programs.count where programKeyLengths[e] == kn && memcmp(programKeys + e * 32, kp, kn) == 0 {
@@ -528,8 +809,9 @@ package final class SyslogDecoder: LineDecoder {
             }
             return -1
         }
-        if found >= 0 { return (programFamilies[found], programRefs[found]) }
-        if programs.count >= 64 { return (.syslog, genericRef) }
+        // registered programs are `auth` exactly when their key is an auth program (those are all simple names)
+        if found >= 0 { return (programFamilies[found], programRefs[found], programFamilies[found] == .auth) }
+        if programs.count >= 64 { return (.syslog, genericRef, isAuthKey(key, kn)) }
         var bytes: [UInt8] = []
         for k in 0..<kn { bytes.append(key[k]) }
         let name = String(decoding: bytes, as: UTF8.self)
@@ -541,7 +823,7 @@ package final class SyslogDecoder: LineDecoder {
         programs.append((bytes, simple ? fam : .syslog, s))
         (programRefs + programs.count - 1).initialize(to: .passUnretained(s))
         programFamilies[programs.count - 1] = simple ? fam : .syslog
-        return (simple ? fam : .syslog, .passUnretained(s))
+        return (simple ? fam : .syslog, .passUnretained(s), fam == .auth)
     }
 
     private func isAuthKey(_ key: InlineArray<32, UInt8>, _ kn: Int) -> Bool {
@@ -568,12 +850,18 @@ package final class SyslogDecoder: LineDecoder {
             pendingLine = nil
         } else {
             pendingLine = nil
-            guard parseHeader(line, n, i, &header) else { return .malformed(.badHeader) }
-            let (f, target) = schemaFor(line, header)
+            guard parseHeader(line, n, i, &hp.pointee) else { return .malformed(.badHeader) }
+            let (f, target) = schemaFor(line, hp)
             if target.toOpaque() != schemaRef.toOpaque() {
                 schema = target.takeUnretainedValue()
                 schemaRef = target
                 currentFamily = f
+                headerOnly = false
+                for id in headerOnlySchemas where id == target.toOpaque() {
+                    headerOnly = true
+                    break
+                }
+                if switchesInPlace { return decodeMessage(line, n, f, into: &record) }
                 if count > pendingCapacity {
                     pendingCopy.deallocate()
                     pendingCapacity = count
@@ -587,43 +875,56 @@ package final class SyslogDecoder: LineDecoder {
             }
             fam = f
         }
+        return decodeMessage(line, n, fam, into: &record)
+    }
+
+    /// The fields of a line whose header is in `header` and whose schema (`schema`) is that of family `fam`.
+    @inline(__always)
+    private func decodeMessage(_ line: UnsafePointer<UInt8>, _ n: Int, _ fam: SyslogFamily, into record: inout EventRecord) -> DecodeOutcome {
         currentFamily = fam
         let fc = schemaRef._withUnsafeGuaranteedRef { $0.fieldCount }
+        let header = UnsafePointer(hp)
         record.ensureCapacity(fc)
         record.line = line
         record.lineLength = n
         record.reset(fieldCount: fc)
         scratch.used = 0
         let v = record.values
-        if header.tsLen > 0 { v[0] = FieldValue(base: line + header.tsStart, count: header.tsLen) }
-        if header.hostLen > 0 { v[1] = FieldValue(base: line + header.hostStart, count: header.hostLen) }
-        if header.progLen > 0 { v[2] = FieldValue(base: line + header.progStart, count: header.progLen) }
-        if header.pidLen > 0 { v[3] = FieldValue(base: line + header.pidStart, count: header.pidLen) }
-        v[4] = FieldValue(base: line + header.msgStart, count: header.msgLen)
-        if header.pri >= 0 {
-            if let f = scratch.decimal(Int64(header.pri >> 3)) { v[5] = f }
-            if let s = scratch.decimal(Int64(header.pri & 7)) { v[6] = s }
+        if header.pointee.tsLen > 0 { setField(v, 0, line + header.pointee.tsStart, header.pointee.tsLen) }
+        if header.pointee.hostLen > 0 { setField(v, 1, line + header.pointee.hostStart, header.pointee.hostLen) }
+        if header.pointee.progLen > 0 { setField(v, 2, line + header.pointee.progStart, header.pointee.progLen) }
+        if header.pointee.pidLen > 0 { setField(v, 3, line + header.pointee.pidStart, header.pointee.pidLen) }
+        setField(v, 4, line + header.pointee.msgStart, header.pointee.msgLen)
+        if header.pointee.pri >= 0 {
+            if let f = scratch.decimal(Int64(header.pointee.pri >> 3)) { v[5] = f }
+            if let s = scratch.decimal(Int64(header.pointee.pri & 7)) { v[6] = s }
         }
-        if header.msgidLen > 0 { v[7] = FieldValue(base: line + header.msgidStart, count: header.msgidLen) }
-        if header.sdLen > 0 {
-            v[8] = FieldValue(base: line + header.sdStart, count: header.sdLen)
-            if let t = sdTable { structuredData(t, line + header.sdStart, header.sdLen, v + (fc - extra.count)) }
+        if header.pointee.msgidLen > 0 { setField(v, 7, line + header.pointee.msgidStart, header.pointee.msgidLen) }
+        if header.pointee.sdLen > 0 {
+            setField(v, 8, line + header.pointee.sdStart, header.pointee.sdLen)
+            if let t = sdTable { structuredData(t, line + header.pointee.sdStart, header.pointee.sdLen, v + (fc - extra.count)) }
         }
         let base = v + headerFields
-        let m = line + header.msgStart
+        let m = line + header.pointee.msgStart
+        if headerOnly { return finish(header, &record) }
         switch fam {
         case .sshd, .auth, .syslog:
-            SyslogMessages.auth(m, header.msgLen, base, &caps, sshd: fam == .sshd, program: header.progLen > 0 ? line + header.progStart : nil,
-                                programLength: header.progLen)
+            SyslogMessages.auth(m, header.pointee.msgLen, base, &caps, sshd: fam == .sshd, program: header.pointee.progLen > 0 ? line + header.pointee.progStart : nil,
+                                programLength: header.pointee.progLen, fast: fastAuth)
         case .netfilter:
-            SyslogMessages.netfilter(m, header.msgLen, base, program: header.progLen > 0 ? line + header.progStart : nil, programLength: header.progLen)
+            SyslogMessages.netfilter(m, header.pointee.msgLen, base, program: header.pointee.progLen > 0 ? line + header.pointee.progStart : nil, programLength: header.pointee.progLen)
         case .asa:
-            let start = isASAMarker(m, header.msgLen) ? m : line + header.progStart
-            let len = isASAMarker(m, header.msgLen) ? header.msgLen : n - header.progStart
+            let start = isASAMarker(m, header.pointee.msgLen) ? m : line + header.pointee.progStart
+            let len = isASAMarker(m, header.pointee.msgLen) ? header.pointee.msgLen : n - header.pointee.progStart
             SyslogMessages.asa(start, len, base, &caps, &scratch)
         }
-        record.timestamp = header.time
-        if header.badTime { return .malformed(.badTimestamp) }
+        return finish(header, &record)
+    }
+
+    @inline(__always)
+    private func finish(_ header: UnsafePointer<Header>, _ record: inout EventRecord) -> DecodeOutcome {
+        record.timestamp = header.pointee.time
+        if header.pointee.badTime { return .malformed(.badTimestamp) }
         return .event
     }
 

@@ -11,11 +11,12 @@ enum SyslogMessages {
         static let effectiveUser = 15, command = 16, group = 17, reason = 18
     }
 
-    private enum AuthCap: Int {
+    enum AuthCap: Int {
         case user, ip, port, method, sig, dip, dport, tty, pwd, euser, command, group, reason
     }
 
     struct AuthRule {
+        var pattern: String
         var template: MessageTemplate
         var action: Word
         var outcome: Word?
@@ -108,7 +109,7 @@ enum SyslogMessages {
             ("delete user '{user}'", .userDeleted, .success, false, false, "userdel"),
         ]
         return specs.enumerated().map { i, s in
-            AuthRule(template: MessageTemplate(s.0, kinds: authKinds, tag: i), action: s.1, outcome: s.2, sshEvent: s.3,
+            AuthRule(pattern: s.0, template: MessageTemplate(s.0, kinds: authKinds, tag: i), action: s.1, outcome: s.2, sshEvent: s.3,
                      invalid: s.4, only: s.5.map { Array($0.utf8) })
         }
     }()
@@ -130,7 +131,7 @@ enum SyslogMessages {
 
     static func auth(
         _ p0: UnsafePointer<UInt8>, _ n0: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: inout Captures,
-        sshd: Bool, program: UnsafePointer<UInt8>?, programLength: Int
+        sshd: Bool, program: UnsafePointer<UInt8>?, programLength: Int, fast: Bool = true
     ) {
         var p = p0
         var n = min(n0, 4096)
@@ -173,6 +174,21 @@ enum SyslogMessages {
         }
         if n == 0 { return }
         let table = authTable
+        let idx = matchAuthRule(p, n, &caps, table, program: program, programLength: programLength, fast: fast)
+        if idx >= 0 { applyAuth(table.rules[idx], p, n, out, caps) }
+    }
+
+    /// The first auth rule whose template matches the (prefix-stripped) message, with its captures in `caps`, or
+    /// -1. `fast: false` skips the hand-written matchers of `SyslogFastAuth` (the differential tests compare both).
+    @inline(__always)
+    static func matchAuthRule(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ caps: inout Captures, _ table: AuthTable,
+        program: UnsafePointer<UInt8>?, programLength: Int, fast: Bool = true
+    ) -> Int {
+        if fast {
+            let f = SyslogFastAuth.match(p, n, &caps, table.fast)
+            if f >= 0 { return f }
+        }
         let list = table.starts[Int(p[0])]
         let end = table.starts[Int(p[0]) + 1]
         var k = list
@@ -186,10 +202,9 @@ enum SyslogMessages {
                       oc == programLength || program[oc] == 40 || program[oc] == 47
                 else { continue }
             }
-            if !TemplateMatcher.match(r.pointee.template, p, n, &caps) { continue }
-            applyAuth(r.pointee, p, n, out, caps)
-            return
+            if TemplateMatcher.match(r.pointee.template, p, n, &caps) { return idx }
         }
+        return -1
     }
 
     /// The auth rules as plain memory (no reference counting per line): per first byte, a run of rule indices.
@@ -211,6 +226,8 @@ enum SyslogMessages {
         let rules: UnsafeMutablePointer<Rule>
         let starts: UnsafeMutablePointer<Int>  // 257 entries
         let indices: UnsafeMutablePointer<Int>
+        /// Rule indices of the hand-written matchers (behind a pointer: passing the struct would copy it).
+        let fast: UnsafePointer<SyslogFastAuth.Rules>
     }
 
     static let authTable: AuthTable = {
@@ -238,7 +255,9 @@ enum SyslogMessages {
         starts[256] = flat.count
         let idx = UnsafeMutablePointer<Int>.allocate(capacity: max(flat.count, 1))
         idx.initialize(from: flat, count: flat.count)
-        return AuthTable(rules: rules, starts: starts, indices: idx)
+        let fast = UnsafeMutablePointer<SyslogFastAuth.Rules>.allocate(capacity: 1)
+        fast.initialize(to: SyslogFastAuth.rules)
+        return AuthTable(rules: rules, starts: starts, indices: idx, fast: UnsafePointer(fast))
     }()
 
     private static var repeatedPrefix: StaticString { "message repeated " }
@@ -247,7 +266,7 @@ enum SyslogMessages {
     private static var invalidUserPrefix: StaticString { "invalid user " }
     private static var illegalUserPrefix: StaticString { "illegal user " }
 
-    private static func applyAuth(
+    static func applyAuth(
         _ r: AuthTable.Rule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
     ) {
         out[AuthSlot.action] = r.actionValue
@@ -271,10 +290,9 @@ enum SyslogMessages {
                 }
                 while len > 0 && isSpace(s[0]) { s += 1; len -= 1 }
                 // `root(uid=0)` (newer pam_unix session lines)
-                if len > 0, let paren = memchr(s, 40, len) {
-                    let k = UnsafePointer<UInt8>(paren.assumingMemoryBound(to: UInt8.self)) - s
-                    if k > 0 && startsWith(s + k, len - k, uidPrefix) { len = k }
-                }
+                var k = 0
+                while k < len && s[k] != 40 { k &+= 1 }  // user names are short: no libc call
+                if k > 0 && k < len && startsWith(s + k, len - k, uidPrefix) { len = k }
                 if len > 0 { setField(out, AuthSlot.user, s, len) }
             case .ip, .dip:
                 var k = 0

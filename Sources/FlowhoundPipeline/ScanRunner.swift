@@ -419,8 +419,12 @@ struct ScanSink: LineSink {
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
-    /// Schemas adopted so far (at most 32), with their compiled rules and whether the detectors read them.
-    var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool)] = []
+    /// Schemas adopted so far (at most 32), with their compiled rules, whether the detectors read them and whether
+    /// nothing but syslog header fields is read (then the syslog decoder skips the message parsers).
+    var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool, headerOnly: Bool)] = []
+    /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
+    /// line, the decoder switching schemas in place).
+    var adoptedIdentity: UnsafeMutableRawPointer?
     var fieldCount = 0
     var matches: [Int] = []
     var events: Int64 = 0
@@ -475,6 +479,7 @@ struct ScanSink: LineSink {
             tsvRef = tsv.map { Unmanaged.passUnretained($0) }
             jsonRef = json.map { Unmanaged.passUnretained($0) }
             syslogRef = (d as? SyslogDecoder).map { Unmanaged.passUnretained($0) }
+            if let syslogRef { syslogRef._withUnsafeGuaranteedRef { $0.switchesInPlace = true } }
             formatName = format.rawValue
             adopt(d.schema)
         }
@@ -483,6 +488,8 @@ struct ScanSink: LineSink {
             guard let decoder else { return }
             adopt(decoder.schema)
             outcome = decode(bytes, count)
+        } else if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) != adoptedIdentity {
+            adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
         }
         switch outcome {
         case .event:
@@ -524,6 +531,9 @@ struct ScanSink: LineSink {
         guard let decoder else { return }
         if let tsv { _ = tsv.decodeAllFields(bytes, count, into: &record) }
         if let json { _ = json.decodeAllFields(bytes, count, into: &record) }
+        if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.headerOnly }) {
+            _ = syslogRef._withUnsafeGuaranteedRef { $0.decodeAllFields(bytes, count, into: &record) }
+        }
         let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
         let schema = decoder.schema
         for m in matches {
@@ -539,22 +549,34 @@ struct ScanSink: LineSink {
     mutating func adopt(_ schema: Schema) {
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
+        adoptedIdentity = Unmanaged.passUnretained(schema).toOpaque()
         // Syslog switches schema with the program every few lines: remember what each schema object needs.
         let c: CompiledRuleSet
-        if let known = adopted.first(where: { $0.schema === schema }) {
-            c = known.compiled
-            feedsBehaviour = known.feedsBehaviour
+        var known = -1
+        for k in adopted.indices where adopted[k].schema === schema {
+            known = k
+            break
+        }
+        if known >= 0 {
+            c = adopted[known].compiled
+            feedsBehaviour = adopted[known].feedsBehaviour
         } else {
             c = compiler.compiled(for: schema)
             feedsBehaviour = behaviour.wants(schema)
             if adopted.count == 32 { adopted.removeFirst() }  // bounded; decoders reuse a few schema objects
-            adopted.append((schema, c, feedsBehaviour))
+            let h = SyslogDecoder.headerFieldCount
+            let headerOnly = syslogRef != nil && !feedsBehaviour && c.referencedSlots.allSatisfy { $0 < h }
+            adopted.append((schema, c, feedsBehaviour, headerOnly))
+            // the decoder remembers it per schema object (a matching line is decoded in full in `report`)
+            if let syslogRef { syslogRef._withUnsafeGuaranteedRef { $0.setHeaderOnly(headerOnly) } }
         }
         compiled = c
         compiledRef = Unmanaged.passUnretained(c)
-        let slots = feedsBehaviour ? nil : c.referencedSlots
-        tsv?.decodeOnly(slots: slots)
-        json?.decodeOnly(slots: slots)
+        if tsv != nil || json != nil {
+            let slots = feedsBehaviour ? nil : c.referencedSlots
+            tsv?.decodeOnly(slots: slots)
+            json?.decodeOnly(slots: slots)
+        }
     }
 
     func finish() {

@@ -703,6 +703,8 @@ package final class TailRunner {
         s.decoder = old.decoder
         s.tsv = old.tsv
         s.json = old.json
+        s.syslogRef = old.syslogRef  // the decoder switches schemas in place for a scan sink
+        s.syslogRef?._withUnsafeGuaranteedRef { $0.clearHeaderOnly() }  // the new rules may read other fields
         s.formatName = old.formatName
         s.gaveUp = old.gaveUp
         s.unsupportedFormat = old.unsupportedFormat

@@ -35,8 +35,9 @@ struct Deque<Element> {
     }
 
     mutating func removeAll(keepingCapacity keep: Bool = false) {
-        storage.removeAll(keepingCapacity: keep && storage.capacity <= 1024)
         head = 0
+        if storage.isEmpty && keep { return }  // nothing to drop (the call itself costs more than this check)
+        storage.removeAll(keepingCapacity: keep && storage.capacity <= 1024)
     }
 
     /// First index whose key is >= `value` (keys ascending).
@@ -192,7 +193,7 @@ final class CorrelationGroup {
         if !distinct.isEmpty { distinct.removeAll(keepingCapacity: true) }
         sum = 0
         numbers = 0
-        sorted.removeAll(keepingCapacity: true)
+        if !sorted.isEmpty { sorted.removeAll(keepingCapacity: true) }
         for i in sourceTimes.indices { sourceTimes[i].removeAll(keepingCapacity: true) }
         anchors.removeAll(keepingCapacity: true)
         recent.removeAll(keepingCapacity: true)
