@@ -28,9 +28,26 @@ struct RuleIndex: @unchecked Sendable {
     /// (its leaves test each element, so the whole value cannot key a row). Nil when neither key has two rules.
     init?(_ guards: [[(leaf: Matcher, expected: Bool)]], isList: (Int) -> Bool = { _ in false }) {
         words = max((guards.count + 63) / 64, 1)
-        number = NumberKey(guards, words: words)
-        text = TextKey(guards, words: words, isList: isList)
+        let number = NumberKey(guards, words: words)
+        var text = TextKey(guards, words: words, isList: isList)
+        // With a number key, the text key pays (a lookup per record) only if it can drop a rule the number key
+        // keeps in every row: one with no guard on the number field but one on the text field. Otherwise the
+        // rules a number row holds test their text guards themselves, at no more cost than the lookup.
+        if let n = number, let t = text {
+            let useful = guards.contains { gs in
+                !gs.contains { g in
+                    guard g.expected, case .numberEquals(let s, _, let c) = g.leaf else { return false }
+                    return s == n.slot && c >= 0
+                } && gs.contains { TextKey.accepted($0, slot: t.slot) != nil }
+            }
+            if !useful {
+                t.deallocate()
+                text = nil
+            }
+        }
         if number == nil && text == nil { return nil }
+        self.number = number
+        self.text = text
         everyRule = .allocate(capacity: words)
         everyRule.initialize(repeating: ~0, count: words)
     }

@@ -205,6 +205,24 @@ import Testing
         }
     }
 
+    @Test("beside a number key, a text key is built only when it can drop a rule the number key keeps everywhere")
+    func textKeyOnlyWhenItPrunes() {
+        let tcp = Matcher.equals(Self.proto, Array("tcp".utf8), cased: false)
+        let udp = Matcher.equals(Self.proto, Array("udp".utf8), cased: false)
+        let p22 = Matcher.numberEquals(Self.port, [22], cache: 0)
+        let p53 = Matcher.numberEquals(Self.port, [53], cache: 0)
+        let big = Matcher.compare(Self.bytes, .gte, 1000, cache: 1)
+        // every proto rule also names a port: the port row already holds only rules worth testing
+        let ported = MatchProgram([(0, .all([tcp, p22])), (1, .all([udp, p53])), (2, big)], discriminate: true)
+        #expect(ported.index?.number?.slot == Self.port)
+        #expect(ported.index?.text == nil)
+        // a proto rule without a port is in every port row: the text key can drop it
+        let portless = MatchProgram(
+            [(0, .all([tcp, p22])), (1, .all([udp, p53])), (2, .all([udp, big]))], discriminate: true)
+        #expect(portless.index?.number?.slot == Self.port)
+        #expect(portless.index?.text?.slot == Self.proto)
+    }
+
     @Test("lowerWord folds exactly the ASCII capitals of each byte")
     func lowerWordMatchesBytewise() {
         var rng = SplitMix(state: 7)
