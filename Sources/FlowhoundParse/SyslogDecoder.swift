@@ -414,23 +414,7 @@ package final class SyslogDecoder: LineDecoder {
                 && j - i1 + 1 >= 8 && j - i1 + 1 <= 32 {
                 rememberPrefix(p + i1, j - i1 + 1, hostLength: h.hostLen, tagOffset: i - i1)
             }
-            if j < limit && p[j] == 91 {
-                var k = j + 1
-                while k < n && k < j + 24 && p[k] != 93 { k += 1 }
-                if k < n && p[k] == 93 && (k + 1 == n || p[k + 1] == 58 || isSpace(p[k + 1])) {
-                    h.progStart = i
-                    h.progLen = trimmedEnd(p, i, j) - i
-                    h.pidStart = j + 1
-                    h.pidLen = k - j - 1
-                    i = k + 1
-                    if i < n && p[i] == 58 { i += 1 }
-                }
-            } else if j < limit && p[j] == 58 && (j + 1 == n || isSpace(p[j + 1])) && j > i {
-                h.progStart = i
-                h.progLen = trimmedEnd(p, i, j) - i
-                i = j + 1
-            }
-            if i < n && isSpace(p[i]) { i += 1 }
+            if j < limit { tagTail(p, n, &i, j, &h) } else if i < n && isSpace(p[i]) { i += 1 }
         }
         h.msgStart = i
         h.msgLen = n - i
