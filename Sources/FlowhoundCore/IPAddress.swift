@@ -1,7 +1,7 @@
 /// An IPv4 or IPv6 address held as 128 bits; IPv4 is stored IPv4-mapped (`::ffff:a.b.c.d`).
-package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
-    package var high: UInt64
-    package var low: UInt64
+public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+    @usableFromInline package var high: UInt64
+    @usableFromInline package var low: UInt64
 
     @inlinable package init(high: UInt64, low: UInt64) {
         self.high = high
@@ -13,11 +13,11 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         low = 0x0000_FFFF_0000_0000 | UInt64(v4)
     }
 
-    package var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
+    @usableFromInline package var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
 
-    package var v4: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: low) : nil }
+    @usableFromInline package var v4: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: low) : nil }
 
-    package static func < (a: IPAddress, b: IPAddress) -> Bool {
+    public static func < (a: IPAddress, b: IPAddress) -> Bool {
         a.high != b.high ? a.high < b.high : a.low < b.low
     }
 
@@ -156,7 +156,7 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// Dotted quad for IPv4, RFC 5952 canonical text for IPv6.
-    package var description: String {
+    public var description: String {
         if let v = v4 {
             return "\(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).\(v & 255)"
         }
