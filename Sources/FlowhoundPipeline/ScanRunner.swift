@@ -425,7 +425,14 @@ struct ScanSink: LineSink {
     /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
     /// line, the decoder switching schemas in place).
     var adoptedIdentity: UnsafeMutableRawPointer?
+    /// The adopted schema object itself (keeps `adoptedIdentity` from naming a freed and reused address).
+    var adoptedSchema: Schema?
     var fieldCount = 0
+    /// What `adopt` set for the schema adopted before the current one: syslog lines alternate between a few
+    /// programs, and going back to the previous schema is then an exchange of these fields (no search).
+    var previous: (
+        identity: UnsafeMutableRawPointer?, schema: Schema?, compiled: CompiledRuleSet?, feedsBehaviour: Bool, fieldCount: Int
+    ) = (nil, nil, nil, false, 0)
     var matches: [Int] = []
     var events: Int64 = 0
     var malformed: Int64 = 0
@@ -492,7 +499,11 @@ struct ScanSink: LineSink {
             adopt(decoder.schema)
             outcome = decode(bytes, count)
         } else if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) != adoptedIdentity {
-            adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
+            if syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) == previous.identity, previous.compiled != nil {
+                swapWithPrevious()
+            } else {
+                adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
+            }
         }
         switch outcome {
         case .event:
@@ -550,10 +561,22 @@ struct ScanSink: LineSink {
         }
     }
 
+    /// Makes the previously adopted schema current again (and the current one the previous).
+    mutating func swapWithPrevious() {
+        swap(&adoptedIdentity, &previous.identity)
+        swap(&adoptedSchema, &previous.schema)
+        swap(&compiled, &previous.compiled)
+        swap(&feedsBehaviour, &previous.feedsBehaviour)
+        swap(&fieldCount, &previous.fieldCount)
+        compiledRef = compiled.map { Unmanaged.passUnretained($0) }
+    }
+
     mutating func adopt(_ schema: Schema) {
+        previous = (adoptedIdentity, adoptedSchema, compiled, feedsBehaviour, fieldCount)
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
         adoptedIdentity = Unmanaged.passUnretained(schema).toOpaque()
+        adoptedSchema = schema
         // Syslog switches schema with the program every few lines: remember what each schema object needs.
         let c: CompiledRuleSet
         var known = -1
