@@ -72,7 +72,7 @@ package final class CorrelationEngine {
     private var nextDue = Int64.max
     private var bindingCache: [ObjectIdentifier: SchemaBindings] = [:]
     /// Reused buffer for the group key of the event being observed.
-    private var keyScratch: [UInt8] = []
+    private var keyScratch = GroupKeyBuilder()
     private var lastBindings: SchemaBindings?
 
     package init(
@@ -191,11 +191,10 @@ package final class CorrelationEngine {
             for c in consumersOfRule[ruleIndex] { runtimes[c.correlation]?.counters.lateDropped += 1 }
             return
         }
-        var shared: RawEvidence?
         for b in bindings.bindings(ruleIndex: ruleIndex, engine: self) {
             guard let rt = runtimes[b.correlation] else { continue }
             let def = rt.def
-            keyScratch.removeAll(keepingCapacity: true)
+            keyScratch.removeAll()
             var missing = false
             for slot in b.groupSlots {
                 guard slot >= 0, appendKey(record[slot], rt, into: &keyScratch) else {
@@ -217,25 +216,21 @@ package final class CorrelationEngine {
                     if let d = Bytes.parseDouble(base, fv.count), d.isFinite { number = d } else { rt.counters.nonNumeric += 1 }
                 }
             }
-            if shared == nil {
-                shared = RawEvidence(
-                    record: record, slots: bindings.entitySlots, origin: origin, maxExcerptBytes: policy.maxExcerptBytes)
-            }
-            let items = [EvidenceItem(time: t, source: Int32(b.source), payload: .raw(shared!))]
-            keyScratch.withUnsafeBytes { key in
-                accept(time: t, source: Int32(b.source), key: key, number: number, value: value, items: items,
-                       format: bindings.format, rt)
+            keyScratch.withBytes { key in
+                accept(
+                    time: t, source: Int32(b.source), key: key, number: number, value: value,
+                    arrival: .line(record, bindings.entitySlots, origin), format: bindings.format, rt)
             }
         }
     }
 
     /// Appends the key entry of one group-by value (`GroupKeyCodec`); false when the value is absent. The
     /// entry compares like `text(v, fold: true, rt)` without building that string.
-    private func appendKey(_ v: FieldValue, _ rt: CorrelationRuntime, into key: inout [UInt8]) -> Bool {
+    private func appendKey(_ v: FieldValue, _ rt: CorrelationRuntime, into key: inout GroupKeyBuilder) -> Bool {
         guard let base = v.base else { return false }
         if v.listSeparator == 0 {
             if let ip = IPAddress.parse(base, v.count) {
-                GroupKeyCodec.appendAddress(ip, to: &key)
+                key.appendAddress(ip)
                 return true
             }
             var n = v.count
@@ -250,12 +245,12 @@ package final class CorrelationEngine {
                     n = policy.maxValueBytes
                     rt.counters.valuesTruncated += 1
                 }
-                GroupKeyCodec.appendText(base, n, fold: true, to: &key)
+                key.appendText(base, n, fold: true)
                 return true
             }
         }
         guard let s = text(v, fold: true, rt) else { return false }
-        GroupKeyCodec.appendDisplay(s, to: &key)
+        key.appendDisplay(s)
         return true
     }
 
@@ -282,10 +277,18 @@ package final class CorrelationEngine {
         return String(decoding: s.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
+    /// What an event brings as evidence.
+    private enum Arrival {
+        /// A base rule's match: the line and its entity fields are copied into the group's ring.
+        case line(EventRecord, RawEvidence.EntitySlots, EventOrigin)
+        /// A qualifying window end of an inner correlation: its evidence, already built.
+        case carried([EvidenceItem])
+    }
+
     /// One event offered to one correlation: its group key (`GroupKeyCodec`) and evidence.
     private func accept(
-        time: Int64, source: Int32, key: UnsafeRawBufferPointer, number: Double, value: String?,
-        items: [EvidenceItem], format: String, _ rt: CorrelationRuntime
+        time: Int64, source: Int32, key: UnsafeRawBufferPointer, number: Double, value: String?, arrival: Arrival,
+        format: String, _ rt: CorrelationRuntime
     ) {
         let e = (time: time, source: source, number: number, value: value)
         let def = rt.def
@@ -320,13 +323,28 @@ package final class CorrelationEngine {
                 g.sourceTimes[Int(e.source)].insert(e.time, at: st.upperBound(e.time) { $0 })
             }
         }
-        // evidence memory
-        for item in items {
-            if g.recent.count >= policy.maxEvidence { g.recent.removeFirst() }
-            g.recent.append(item)
+        // evidence memory; `items` gives this event's lines (built only when a window qualifies)
+        let added: Int
+        switch arrival {
+        case .line(let record, let slots, let origin):
+            g.recent.append(
+                time: e.time, source: e.source, record: record, entitySlots: slots, origin: origin,
+                maxExcerptBytes: policy.maxExcerptBytes, limit: policy.maxEvidence)
+            added = 1
+        case .carried(let carried):
+            for item in carried { g.recent.append(item, limit: policy.maxEvidence) }
+            added = carried.count
         }
-        if def.tracksSourceTimes, let last = items.last {
-            if let old = g.latestPerSource[Int(e.source)], old.time > e.time {} else { g.latestPerSource[Int(e.source)] = last }
+        func items() -> [EvidenceItem] {
+            switch arrival {
+            case .line: return [g.recent[g.recent.count - 1]]
+            case .carried(let carried): return carried
+            }
+        }
+        if def.tracksSourceTimes, added > 0 {
+            if let old = g.latestPerSource[Int(e.source)], old.time > e.time {} else {
+                g.latestPerSource[Int(e.source)] = g.recent[g.recent.count - 1]
+            }
         }
         if def.forward {
             g.anchors.insert((e.time, e.source), at: g.anchors.upperBound(e.time) { $0.time })
@@ -340,11 +358,11 @@ package final class CorrelationEngine {
         if def.forward {
             return
         } else if inOrder {
-            evaluate(g, rt, at: e.time, incremental: true, newEnd: true, contributor: items)
+            evaluate(g, rt, at: e.time, incremental: true, newEnd: true, contributor: items())
         } else {
-            let own = evaluate(g, rt, at: e.time, incremental: false, newEnd: true, contributor: items)
+            let own = evaluate(g, rt, at: e.time, incremental: false, newEnd: true, contributor: items())
             if insideCurrent {
-                evaluate(g, rt, at: g.newest, incremental: true, newEnd: false, contributor: own ? [] : items, reCheck: true)
+                evaluate(g, rt, at: g.newest, incremental: true, newEnd: false, contributor: own ? [] : items(), reCheck: true)
             }
         }
     }
@@ -353,14 +371,14 @@ package final class CorrelationEngine {
     @discardableResult
     private func evaluate(
         _ g: CorrelationGroup, _ rt: CorrelationRuntime, at t: Int64, incremental: Bool, newEnd: Bool,
-        contributor: [EvidenceItem], reCheck: Bool = false
+        contributor: @autoclosure () -> [EvidenceItem], reCheck: Bool = false
     ) -> Bool {
         let def = rt.def
         guard let m = g.metric(endingAt: t, def, incremental: incremental), def.holds(m) else {
             if !reCheck, let b = g.burst, t >= b.lastFired { close(g, rt) }
             return false
         }
-        fire(g, rt, lo: t &- def.span, hi: t, metric: m, newEnd: newEnd, contributor: contributor)
+        fire(g, rt, lo: t &- def.span, hi: t, metric: m, newEnd: newEnd, contributor: contributor())
         return true
     }
 
@@ -468,14 +486,14 @@ package final class CorrelationEngine {
         for c in def.consumers {
             guard let outer = runtimes[c.correlation] else { continue }
             let od = outer.def
-            var key: [UInt8] = []
+            var key = GroupKeyBuilder()
             var missing = false
             for name in od.groupFields[c.source] {
                 guard let v = fields[name] else {
                     missing = true
                     break
                 }
-                GroupKeyCodec.appendDisplay(v, to: &key)
+                key.appendDisplay(v)
             }
             if missing {
                 outer.counters.missingGroupKey += 1
@@ -495,9 +513,10 @@ package final class CorrelationEngine {
             let carried = items.map {
                 EvidenceItem(time: hi, source: Int32(c.source), payload: .built($0.evidence, entities))
             }
-            key.withUnsafeBytes { k in
-                accept(time: hi, source: Int32(c.source), key: k, number: number, value: value, items: carried,
-                       format: g.format, outer)
+            key.withBytes { k in
+                accept(
+                    time: hi, source: Int32(c.source), key: k, number: number, value: value, arrival: .carried(carried),
+                    format: g.format, outer)
             }
         }
     }
@@ -562,7 +581,7 @@ package final class CorrelationEngine {
                 def.expression?.evaluate { s in s == Int(a.source) || g.present(s, a.time, end) } ?? false
             if qualifies {
                 var anchorItem: [EvidenceItem] = []
-                for i in 0..<g.recent.count where g.recent[i].time == a.time && g.recent[i].source == a.source {
+                for i in 0..<g.recent.count where g.recent.time(i) == a.time && g.recent.source(i) == a.source {
                     anchorItem = [g.recent[i]]
                     break
                 }

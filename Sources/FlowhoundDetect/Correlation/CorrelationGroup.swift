@@ -37,6 +37,11 @@ struct Deque<Element> {
     mutating func removeAll(keepingCapacity keep: Bool = false) {
         head = 0
         if storage.isEmpty && keep { return }  // nothing to drop (the call itself costs more than this check)
+        if keep && storage.count <= 8 && storage.capacity <= 1024 {
+            // a few elements (a reused group's usual case): cheaper one by one than the generic range removal
+            repeat { storage.removeLast() } while !storage.isEmpty
+            return
+        }
         storage.removeAll(keepingCapacity: keep && storage.capacity <= 1024)
     }
 
@@ -115,6 +120,89 @@ struct EvidenceItem {
     }
 }
 
+/// The most recent lines of a group (arrival order, at most `limit`): a ring whose slots keep their byte buffers,
+/// so that a matched line is copied without allocating, also into a group reused for another key.
+struct EvidenceRing {
+    struct Slot {
+        var time: Int64 = 0
+        var source: Int32 = 0
+        var raw = RawEvidence()
+        /// Set when the line is evidence built by an inner correlation (then `raw` is not read).
+        var built: (Evidence, EventEntities?)?
+    }
+
+    private var slots: [Slot] = []
+    /// Physical index of the oldest line; not 0 only once the ring is full and wraps.
+    private var head = 0
+    private(set) var count = 0
+
+    @inline(__always) private func physical(_ i: Int) -> Int {
+        let p = head + i
+        return p >= slots.count ? p - slots.count : p
+    }
+
+    /// Time and source of the `i`-th oldest line.
+    func time(_ i: Int) -> Int64 { slots[physical(i)].time }
+    func source(_ i: Int) -> Int32 { slots[physical(i)].source }
+
+    /// The `i`-th oldest line as an item (a copy that shares the slot's bytes until the slot is refilled).
+    subscript(i: Int) -> EvidenceItem {
+        let s = slots[physical(i)]
+        if let b = s.built { return EvidenceItem(time: s.time, source: s.source, payload: .built(b.0, b.1)) }
+        return EvidenceItem(time: s.time, source: s.source, payload: .raw(s.raw))
+    }
+
+    /// The slot for a new line; at `limit` lines the oldest one's.
+    private mutating func nextSlot(limit: Int) -> Int {
+        if count < limit {
+            let p: Int
+            if count < slots.count {
+                p = physical(count)
+            } else {
+                slots.append(Slot())
+                p = slots.count - 1
+            }
+            count += 1
+            return p
+        }
+        let p = head
+        head = physical(1)
+        return p
+    }
+
+    /// Copies the line in `record` (excerpt and entity fields) into the ring.
+    mutating func append(
+        time: Int64, source: Int32, record: EventRecord, entitySlots: RawEvidence.EntitySlots, origin: EventOrigin,
+        maxExcerptBytes: Int, limit: Int
+    ) {
+        let p = nextSlot(limit: limit)
+        slots[p].time = time
+        slots[p].source = source
+        if slots[p].built != nil { slots[p].built = nil }
+        slots[p].raw.fill(record: record, slots: entitySlots, origin: origin, maxExcerptBytes: maxExcerptBytes)
+    }
+
+    mutating func append(_ item: EvidenceItem, limit: Int) {
+        let p = nextSlot(limit: limit)
+        slots[p].time = item.time
+        slots[p].source = item.source
+        switch item.payload {
+        case .raw(let r):
+            slots[p].built = nil
+            slots[p].raw = r
+        case .built(let e, let entities):
+            slots[p].built = (e, entities)
+        }
+    }
+
+    /// Forgets every line; the slots keep their buffers for the next lines.
+    mutating func removeAll() {
+        for i in slots.indices where slots[i].built != nil { slots[i].built = nil }
+        head = 0
+        count = 0
+    }
+}
+
 /// An open finding: one burst of qualifying window ends of a group.
 struct Burst {
     var finding: Finding
@@ -161,7 +249,7 @@ final class CorrelationGroup {
     var anchors = Deque<(time: Int64, source: Int32)>()
 
     /// Most recent lines (arrival order, bounded) and, for temporal types, the latest line per source.
-    var recent = Deque<EvidenceItem>()
+    var recent = EvidenceRing()
     var latestPerSource: [EvidenceItem?]
 
     var burst: Burst?
@@ -179,8 +267,12 @@ final class CorrelationGroup {
 
     /// Makes a removed group new again for another key, keeping the storage it grew.
     func reuse(keyBytes k: UnsafeRawBufferPointer, keyHash h: Int, format f: String) {
-        keyBytes.removeAll(keepingCapacity: true)
-        keyBytes.append(contentsOf: k)
+        if keyBytes.count == k.count {
+            keyBytes.withUnsafeMutableBytes { $0.copyMemory(from: k) }
+        } else {
+            keyBytes.removeAll(keepingCapacity: true)
+            keyBytes.append(contentsOf: k)
+        }
         keyHash = h
         format = f
         cachedKey = nil
@@ -196,9 +288,9 @@ final class CorrelationGroup {
         if !sorted.isEmpty { sorted.removeAll(keepingCapacity: true) }
         for i in sourceTimes.indices { sourceTimes[i].removeAll(keepingCapacity: true) }
         anchors.removeAll(keepingCapacity: true)
-        recent.removeAll(keepingCapacity: true)
+        recent.removeAll()
         for i in latestPerSource.indices { latestPerSource[i] = nil }
-        burst = nil
+        if burst != nil { burst = nil }
         timerDue = nil
     }
 
@@ -366,8 +458,11 @@ extension CorrelationGroup {
         }
         var i = recent.count - 1
         while i >= 0 && picked.count < max {
-            let item = recent[i]
-            if item.time >= lo && item.time <= hi && !seen(item) { picked.append(item) }
+            let t = recent.time(i)
+            if t >= lo && t <= hi {
+                let item = recent[i]
+                if !seen(item) { picked.append(item) }
+            }
             i -= 1
         }
         picked.sort { ($0.time, $0.line) < ($1.time, $1.line) }
