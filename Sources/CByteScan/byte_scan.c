@@ -101,50 +101,71 @@ FH_TARGET static int64_t fh_split_sse(const uint8_t *p, int64_t n, uint8_t sep, 
 
 #define FH_TARGET_AVX2 __attribute__((target("avx2,popcnt,bmi")))
 
-// As fh_store_bits for a 32-bit mask: eight unconditional stores (a cleared mask stores base + 32).
-FH_TARGET_AVX2 static inline int64_t fh_store_bits32(uint32_t m, int32_t base, int32_t *ends, int64_t nt) {
-    int64_t c = _mm_popcnt_u32(m);
-    uint64_t x = (uint64_t)m | (1ull << 32);
-    for (int i = 0; i < 8; i++) {
-        ends[nt + i] = base + (int32_t)_tzcnt_u64(x);
-        x &= x - 1;
-    }
-    if (c > 8) {
-        int64_t j = nt + 8;
-        while ((x & 0xFFFFFFFFull) != 0) {
-            ends[j++] = base + (int32_t)_tzcnt_u64(x);
-            x &= x - 1;
+// fh_bit_offsets[b] lists the positions of the set bits of byte b in ascending order (the rest zero), so one
+// 8-byte load, widened to eight int32 and offset, stores the separator positions of eight input bytes at once.
+static uint8_t fh_bit_offsets[256][8];
+
+// Filled once when the library loads (before any thread can call the splitter).
+__attribute__((constructor)) static void fh_build_bit_offsets(void) {
+    for (int b = 0; b < 256; b++) {
+        int k = 0;
+        for (int i = 0; i < 8; i++) {
+            if (b & (1 << i)) fh_bit_offsets[b][k++] = (uint8_t)i;
         }
+        while (k < 8) fh_bit_offsets[b][k++] = 0;
     }
-    return c;
+}
+
+// Stores the positions of the set bits of the 64-bit mask m of the block at `base`: eight table stores of eight
+// entries each, no data-dependent branch. Entries past the last set bit are overwritten later or lie beyond the
+// fields (at most ends[nt + popcount(m) + 7] is written).
+FH_TARGET_AVX2 static inline int64_t fh_store_mask64(uint64_t m, int32_t base, int32_t *ends, int64_t nt) {
+    __m256i vbase = _mm256_set1_epi32(base);
+    const __m256i eight = _mm256_set1_epi32(8);
+    for (int j = 0; j < 8; j++) {
+        unsigned idx = (unsigned)(m >> (8 * j)) & 0xFFu;
+        __m256i off = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)fh_bit_offsets[idx]));
+        _mm256_storeu_si256((__m256i *)(ends + nt), _mm256_add_epi32(off, vbase));
+        nt += _mm_popcnt_u32(idx);
+        vbase = _mm256_add_epi32(vbase, eight);
+    }
+    return nt;
+}
+
+FH_TARGET_AVX2 static inline uint64_t fh_mask64(const uint8_t *p, __m256i v) {
+    uint64_t lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)p), v));
+    uint64_t hi = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + 32)), v));
+    return lo | hi << 32;
 }
 
 FH_TARGET_AVX2 static int64_t fh_split_avx2(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
                                             int32_t *backslash) {
-    if (n < 32) return fh_split_sse(p, n, sep, ends, need, backslash);
+    if (n < 64) return fh_split_sse(p, n, sep, ends, need, backslash);
     const __m256i vs = _mm256_set1_epi8((char)sep);
     const __m256i vb = _mm256_set1_epi8('\\');
-    uint32_t slash = 0;
+    uint64_t slash = 0;
     int64_t nt = 0;
     int64_t k = 0;
-    for (; k + 32 <= n; k += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(p + k));
-        uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vs));
-        slash |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vb));
+    for (; k + 64 <= n; k += 64) {
+        uint64_t m = fh_mask64(p + k, vs);
+        slash |= fh_mask64(p + k, vb);
         if (nt < need) {
-            nt += fh_store_bits32(m, (int32_t)k, ends, nt);
+            nt = fh_store_mask64(m, (int32_t)k, ends, nt);
         } else {
-            nt += _mm_popcnt_u32(m);
+            nt += (int64_t)_mm_popcnt_u64(m);
         }
     }
     if (k < n) {
-        // The last 32 bytes, overlapping the block before; drop the bits of bytes already scanned.
-        int64_t start = n - 32;
+        // The last 64 bytes, overlapping the block before; drop the bits of bytes already scanned.
+        int64_t start = n - 64;
         unsigned shift = (unsigned)(k - start);
-        __m256i v = _mm256_loadu_si256((const __m256i *)(p + start));
-        uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vs)) >> shift;
-        slash |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vb)) >> shift;
-        nt += fh_store_bits32(m, (int32_t)k, ends, nt);
+        uint64_t m = fh_mask64(p + start, vs) >> shift;
+        slash |= fh_mask64(p + start, vb) >> shift;
+        if (nt < need) {
+            nt = fh_store_mask64(m, (int32_t)k, ends, nt);
+        } else {
+            nt += (int64_t)_mm_popcnt_u64(m);
+        }
     }
     ends[nt] = (int32_t)n;
     *backslash = slash != 0;

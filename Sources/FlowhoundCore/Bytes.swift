@@ -1,5 +1,5 @@
 /// Byte-level helpers for the per-line path: no String, no allocation.
-package enum Bytes {
+public enum Bytes {
     /// ASCII lower-casing of one byte.
     @inlinable @inline(__always)
     package static func lower(_ c: UInt8) -> UInt8 { (c &- 65) < 26 ? c | 0x20 : c }

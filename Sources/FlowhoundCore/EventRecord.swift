@@ -2,10 +2,10 @@
 ///
 /// `base == nil` means the field is absent or unset (Zeek `-`, JSON `null`, key missing).
 /// A list field (`listSeparator != 0`) holds its elements separated by that byte; an empty list has `count == 0`.
-package struct FieldValue {
-    package var base: UnsafePointer<UInt8>?
-    package var count: Int
-    package var listSeparator: UInt8
+public struct FieldValue {
+    @usableFromInline package var base: UnsafePointer<UInt8>?
+    @usableFromInline package var count: Int
+    @usableFromInline package var listSeparator: UInt8
 
     @inlinable @inline(__always)
     package init(base: UnsafePointer<UInt8>?, count: Int, listSeparator: UInt8 = 0) {
@@ -19,7 +19,7 @@ package struct FieldValue {
     @inlinable @inline(__always) package var isPresent: Bool { base != nil }
 
     /// Copies the bytes into a String (for findings and diagnostics only, never per line).
-    package var string: String? {
+    @usableFromInline package var string: String? {
         guard let base else { return nil }
         return String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self)
     }
@@ -46,14 +46,14 @@ package struct FieldValue {
 /// One decoded line: the values of every schema slot plus where the line came from.
 ///
 /// The decoder owns the storage and reuses it for every line; nothing here may be kept past the next line.
-package struct EventRecord {
-    package var values: UnsafeMutablePointer<FieldValue>
-    package var capacity: Int
+public struct EventRecord {
+    @usableFromInline package var values: UnsafeMutablePointer<FieldValue>
+    @usableFromInline package var capacity: Int
     /// The raw line (without its newline), for keyword matching and evidence excerpts.
-    package var line: UnsafePointer<UInt8>
-    package var lineLength: Int
+    @usableFromInline package var line: UnsafePointer<UInt8>
+    @usableFromInline package var lineLength: Int
     /// Log time of the event, if the decoder found one.
-    package var timestamp: Timestamp?
+    @usableFromInline package var timestamp: Timestamp?
 
     /// Allocates room for `capacity` slots; free with `deallocate()`.
     package init(capacity: Int) {

@@ -1,7 +1,7 @@
 /// An IPv4 or IPv6 address held as 128 bits; IPv4 is stored IPv4-mapped (`::ffff:a.b.c.d`).
-package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
-    package var high: UInt64
-    package var low: UInt64
+public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+    @usableFromInline package var high: UInt64
+    @usableFromInline package var low: UInt64
 
     @inlinable package init(high: UInt64, low: UInt64) {
         self.high = high
@@ -13,11 +13,11 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         low = 0x0000_FFFF_0000_0000 | UInt64(v4)
     }
 
-    package var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
+    @usableFromInline package var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
 
-    package var v4: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: low) : nil }
+    @usableFromInline package var v4: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: low) : nil }
 
-    package static func < (a: IPAddress, b: IPAddress) -> Bool {
+    public static func < (a: IPAddress, b: IPAddress) -> Bool {
         a.high != b.high ? a.high < b.high : a.low < b.low
     }
 
@@ -36,39 +36,46 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// Dotted quad: four decimal octets of one to three digits (leading zeros allowed), each at most 255.
-    /// One pass, octet by octet: the only data-dependent branches are the digit counts.
-    @inlinable
+    ///
+    /// The 7–15 bytes are first copied into a zero-padded local buffer with two overlapping word loads (reading
+    /// only `p[0..<n]`), so the octet steps need no bounds checks: a zero byte is neither a digit nor a dot. Each
+    /// octet takes its digit count from two compares and selects its value without a branch.
+    @inlinable @inline(__always)
     package static func parseIPv4(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32? {
         if n < 7 || n > 15 { return nil }
-        var ip: UInt32 = 0
-        var i = 0
-        for part in 0..<4 {
-            if i >= n { return nil }
-            var v = UInt32(p[i] &- 48)
-            if v > 9 { return nil }
-            i &+= 1
-            if i < n {
-                let d1 = UInt32(p[i] &- 48)
-                if d1 <= 9 {
-                    v = v &* 10 &+ d1
+        let raw = UnsafeRawPointer(p)
+        var lo: UInt64
+        var hi: UInt64 = 0
+        if n >= 8 {
+            lo = raw.loadUnaligned(as: UInt64.self)
+            // bytes n-8..<n; keep those from index 8 on (none when n == 8)
+            hi = raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) >> UInt64(8 &* (16 &- n))
+        } else {
+            lo = UInt64(raw.loadUnaligned(as: UInt32.self))
+                | UInt64(raw.loadUnaligned(fromByteOffset: 3, as: UInt32.self)) << 24
+        }
+        var buf: (UInt64, UInt64, UInt64) = (UInt64(littleEndian: lo), UInt64(littleEndian: hi), 0)
+        return withUnsafeBytes(of: &buf) { b -> UInt32? in
+            var i = 0
+            var ip: UInt32 = 0
+            var bad = false
+            for part in 0..<4 {
+                let d0 = UInt32(b[i] &- 48)
+                let d1 = UInt32(b[i &+ 1] &- 48)
+                let d2 = UInt32(b[i &+ 2] &- 48)
+                let two = d1 <= 9
+                let three = two && d2 <= 9
+                let v = three ? d0 &* 100 &+ d1 &* 10 &+ d2 : two ? d0 &* 10 &+ d1 : d0
+                bad = bad || d0 > 9 || v > 255
+                i &+= three ? 3 : two ? 2 : 1
+                ip = ip &<< 8 | v
+                if part < 3 {
+                    bad = bad || b[i] != 46
                     i &+= 1
-                    if i < n {
-                        let d2 = UInt32(p[i] &- 48)
-                        if d2 <= 9 {
-                            v = v &* 10 &+ d2
-                            i &+= 1
-                            if v > 255 { return nil }
-                        }
-                    }
                 }
             }
-            ip = ip << 8 | v
-            if part < 3 {
-                if i >= n || p[i] != 46 { return nil }
-                i &+= 1
-            }
+            return bad || i != n ? nil : ip
         }
-        return i == n ? ip : nil
     }
 
     @inlinable
@@ -156,7 +163,7 @@ package struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// Dotted quad for IPv4, RFC 5952 canonical text for IPv6.
-    package var description: String {
+    public var description: String {
         if let v = v4 {
             return "\(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).\(v & 255)"
         }

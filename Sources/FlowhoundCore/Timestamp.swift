@@ -1,25 +1,25 @@
 /// A point in log time: nanoseconds since the Unix epoch, UTC.
 ///
 /// Detection always uses the time a log line states, never the wall clock.
-package struct Timestamp: Hashable, Comparable, Sendable {
+public struct Timestamp: Hashable, Comparable, Sendable {
     /// Nanoseconds since 1970-01-01T00:00:00Z.
-    package var nanoseconds: Int64
+    @usableFromInline package var nanoseconds: Int64
 
     @inlinable package init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
     @inlinable package init(seconds: Int64, nanos: Int64 = 0) { self.nanoseconds = seconds &* 1_000_000_000 &+ nanos }
 
     /// Whole seconds since the epoch (floor).
-    package var seconds: Int64 {
+    @usableFromInline package var seconds: Int64 {
         nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
     }
 
-    @inlinable package static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
+    @inlinable public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
 
     package static let distantPast = Timestamp(nanoseconds: Int64.min)
 
     /// Renders as RFC 3339 UTC with microseconds, e.g. `2026-03-01T09:15:02.250000Z`.
-    package var iso8601: String {
+    @usableFromInline package var iso8601: String {
         let secs = seconds
         let micros = (nanoseconds - secs * 1_000_000_000) / 1000
         let (y, mo, d) = CivilDate.fromDays(Int64(floorDiv(secs, 86_400)))

@@ -29,15 +29,17 @@ package final class CompiledRuleSet: Sendable {
     private let numberCacheSize: Int
     private let addressCacheSize: Int
     private let program: MatchProgram
+    /// `schema.fieldCount`, read per record without a call into the schema.
+    private let fieldCount: Int
     /// Every slot the compiled rules read, ascending (decoders may leave the other slots absent).
     package let referencedSlots: [Int]
     /// Whether some rule searches the raw line (keywords).
     package let readsLine: Bool
 
     /// The slot whose number pre-selects the rules per record (see `RuleIndex`), if any.
-    package var discriminatorSlot: Int? { program.index?.slot }
+    package var discriminatorSlot: Int? { program.index?.pointee.slot }
     /// The field whose text pre-selects rules alongside `discriminatorSlot` (nil: none).
-    package var textDiscriminatorSlot: Int? { program.index?.text?.slot }
+    package var textDiscriminatorSlot: Int? { program.index?.pointee.text?.slot }
 
     /// Compiles `rules` for `schema`. `placeholders` resolve `|expand` values (`%Servers%` → its list).
     /// `discriminate: false` leaves out the rule index (the results are the same; tests compare both).
@@ -45,6 +47,7 @@ package final class CompiledRuleSet: Sendable {
         rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:], discriminate: Bool = true
     ) {
         self.schema = schema
+        fieldCount = schema.fieldCount
         var compiler = RuleCompiler(schema: schema, placeholders: placeholders)
         var matchers: [(Int, Matcher)] = []
         var included: [Int] = []
@@ -117,7 +120,7 @@ package final class CompiledRuleSet: Sendable {
     @inline(__always)
     package func matches(_ record: borrowing EventRecord, scratch: inout MatchScratch, into out: inout [Int]) {
         let capacity = record.capacity
-        precondition(capacity >= schema.fieldCount, "event record smaller than its schema")
+        precondition(capacity >= fieldCount, "event record smaller than its schema")
         let prog = program
         if numberCacheSize > scratch.numberCapacity || addressCacheSize > scratch.addressCapacity
             || prog.leafCount > scratch.leafCapacity

@@ -364,8 +364,9 @@ final class MatchProgram: @unchecked Sendable {
     /// e.g. `id.resp_p: [22, 445]`) and by the text of another (most rules requiring exact text, e.g. `proto: tcp`).
     /// Per record each value is looked up once among the distinct values those rules accept, which yields the rules
     /// that can still hold; the others are skipped without evaluating any of their leaves. `index` is nil when
-    /// neither kind of guard is shared by at least two rules.
-    let index: RuleIndex?
+    /// neither kind of guard is shared by at least two rules. Held behind a pointer so that a record's lookup reads
+    /// the fields it needs instead of copying the whole struct out of the program.
+    let index: UnsafeMutablePointer<RuleIndex>?
 
     /// `discriminate: false` builds no rule index (tests compare both).
     init(
@@ -444,9 +445,14 @@ final class MatchProgram: @unchecked Sendable {
             }
         }
         guardStart[ruleCount] = Int32(at)
-        index =
+        let built =
             discriminate
             ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }, isList: isList) : nil
+        index = built.map { ri in
+            let p = UnsafeMutablePointer<RuleIndex>.allocate(capacity: 1)
+            p.initialize(to: ri)
+            return p
+        }
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)
@@ -468,7 +474,11 @@ final class MatchProgram: @unchecked Sendable {
         guards.deallocate()
         leafOps.deallocate()
         pure.deallocate()
-        index?.deallocate()
+        if let index {
+            index.pointee.deallocate()
+            index.deinitialize(count: 1)
+            index.deallocate()
+        }
     }
 
     /// Leaves that compile to one instruction evaluated in place (no fallback tree).
@@ -490,8 +500,8 @@ final class MatchProgram: @unchecked Sendable {
             for k in 0..<ruleCount where rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
             return
         }
-        let (a, b) = index.rows(ctx)
-        for w in 0..<index.words {
+        let (a, b) = index.pointee.rows(ctx)
+        for w in 0..<index.pointee.words {
             var bits = a[w] & b[w]
             while bits != 0 {
                 let k = w &<< 6 | bits.trailingZeroBitCount

@@ -88,8 +88,8 @@ import Testing
         let active = optimised.enumerated().filter { $0.element != .constant(false) }.map { (ruleIndex: $0.offset, matcher: $0.element) }
         let indexed = MatchProgram(active, discriminate: true) { $0 == Self.answers }
         let plain = MatchProgram(active, discriminate: false)
-        #expect(indexed.index?.text?.slot == Self.proto)
-        #expect(indexed.index?.number?.slot == Self.port)
+        #expect(indexed.index?.pointee.text?.slot == Self.proto)
+        #expect(indexed.index?.pointee.number?.slot == Self.port)
         var scratch = MatchScratch(numbers: 2, addresses: 1, leaves: max(indexed.leafCount, plain.leafCount))
         defer { scratch.deallocate() }
         var disagreements = 0
@@ -185,7 +185,7 @@ import Testing
                 (0, .equals(Self.query, Array("a-value-longer-than-eight".utf8), cased: false)),
                 (1, .equals(Self.query, Array("a-value-longer-than-eight-too".utf8), cased: false)),
             ], discriminate: true)
-        #expect(long.index?.text?.slot == Self.query)
+        #expect(long.index?.pointee.text?.slot == Self.query)
         var scratch = MatchScratch(leaves: long.leafCount)
         defer { scratch.deallocate() }
         var out: [Int] = []
@@ -214,13 +214,13 @@ import Testing
         let big = Matcher.compare(Self.bytes, .gte, 1000, cache: 1)
         // every proto rule also names a port: the port row already holds only rules worth testing
         let ported = MatchProgram([(0, .all([tcp, p22])), (1, .all([udp, p53])), (2, big)], discriminate: true)
-        #expect(ported.index?.number?.slot == Self.port)
-        #expect(ported.index?.text == nil)
+        #expect(ported.index?.pointee.number?.slot == Self.port)
+        #expect(ported.index?.pointee.text == nil)
         // a proto rule without a port is in every port row: the text key can drop it
         let portless = MatchProgram(
             [(0, .all([tcp, p22])), (1, .all([udp, p53])), (2, .all([udp, big]))], discriminate: true)
-        #expect(portless.index?.number?.slot == Self.port)
-        #expect(portless.index?.text?.slot == Self.proto)
+        #expect(portless.index?.pointee.number?.slot == Self.port)
+        #expect(portless.index?.pointee.text?.slot == Self.proto)
     }
 
     @Test("lowerWord folds exactly the ASCII capitals of each byte")
