@@ -11,7 +11,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <emmintrin.h>
+#include <immintrin.h>
 #define FH_SSE2 1
 #else
 #define FH_SSE2 0
@@ -69,6 +69,7 @@ static int fh_table_alloc(flowhound_json_table *t, int64_t capacity) {
     t->mask = (uint64_t)t->capacity - 1;
     t->shift = 64 - bits;
     t->first = -1;
+    t->first2 = -1;
     t->count = 0;
     t->applied_wanted = NULL;
     t->applied_generation = -1;
@@ -112,8 +113,8 @@ int32_t flowhound_json_table_insert(flowhound_json_table *t, const uint8_t *key,
             if (old.entries[k].len != 0) fh_place(t, old.entries[k]);
         free(old.entries);
         // entry indices moved: forget the predictions
-        for (int64_t k = 0; k < t->capacity; k++) t->entries[k].next = -1;
-        t->first = -1;
+        for (int64_t k = 0; k < t->capacity; k++) t->entries[k].next = t->entries[k].next2 = -1;
+        t->first = t->first2 = -1;
         t->applied_generation = -1;
     }
     uint8_t *copy = malloc((size_t)len);
@@ -128,6 +129,7 @@ int32_t flowhound_json_table_insert(flowhound_json_table *t, const uint8_t *key,
     e.use = slot;
     e.bytes = copy;
     e.next = -1;
+    e.next2 = -1;
     // A key holding a quote or a backslash is never predicted: in a line those bytes end or escape the key.
     if (len + 3 <= 32 && !memchr(key, '"', (size_t)len) && !memchr(key, '\\', (size_t)len)) {
         e.pattern_len = (int32_t)len + 3;
@@ -273,6 +275,79 @@ int32_t flowhound_json_may_contain_path(const uint8_t *p, int64_t n) {
     return 0;
 }
 
+// --- Zeek's time format ---------------------------------------------------------------------------------
+
+// The value of eight ASCII digits in a little-endian word (first digit most significant); *ok cleared when a
+// byte is not a digit. As ZeekTSVDecoder.eightDigits.
+static inline uint64_t fh_eight_digits(uint64_t w, int *ok) {
+    const uint64_t ascii = 0x3030303030303030ull;
+    if ((w & 0xF0F0F0F0F0F0F0F0ull) != ascii || ((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) != ascii) {
+        *ok = 0;
+        return 0;
+    }
+    uint64_t v = w - ascii;
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;
+    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFull;
+    return v;
+}
+
+// Both halves of the sixteen digits: a = digits 0-7, b = digits 8, 9 and the six after the dot. The value is
+// a * 10^11 + b * 1000 nanoseconds: (a * 100 + b / 10^6) seconds and (b % 10^6) microseconds.
+static int32_t fh_zeek_time_scalar(const uint8_t *p, int64_t *nanos) {
+    uint64_t hi = fh_load64(p);
+    // bytes 9-16 = digit 9, '.', six fraction digits: shift digit 9 over the dot, digit 8 into the first byte
+    uint64_t lo = fh_load64(p + 9);
+    lo = (lo & ~0xFFFFull) | (uint64_t)p[8] | (uint64_t)p[9] << 8;
+    int ok = 1;
+    uint64_t a = fh_eight_digits(hi, &ok), b = fh_eight_digits(lo, &ok);
+    if (!ok) return 0;
+    *nanos = (int64_t)(a * 100000000000ull + b * 1000ull);
+    return 1;
+}
+
+#if FH_SSE2
+// The same with SSSE3/SSE4.1: the dot squeezed out by a shuffle, sixteen digits checked and combined at once.
+__attribute__((target("ssse3,sse4.1"))) static int32_t fh_zeek_time_sse41(const uint8_t *p, int64_t *nanos) {
+    __m128i head = _mm_loadu_si128((const __m128i *)p);  // digits 0-9, '.', digits 11-15
+    // bytes 0-9 then 11-15, and byte 15 last (replaced by p[16] below)
+    __m128i d = _mm_shuffle_epi8(head, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 15));
+    d = _mm_insert_epi8(d, p[16], 15);
+    d = _mm_sub_epi8(d, _mm_set1_epi8('0'));
+    // every byte 0-9 (unsigned)
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(9)), _mm_setzero_si128())) != 0xFFFF)
+        return 0;
+    __m128i two = _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    __m128i four = _mm_madd_epi16(two, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+    __m128i packed = _mm_packus_epi32(four, four);
+    __m128i eight = _mm_madd_epi16(packed, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+    uint64_t a = (uint32_t)_mm_cvtsi128_si32(eight), b = (uint32_t)_mm_extract_epi32(eight, 1);
+    *nanos = (int64_t)(a * 100000000000ull + b * 1000ull);
+    return 1;
+}
+
+static int fh_sse41_state = 0;  // 0 = not checked, 1 = available, 2 = not
+#endif
+
+int32_t flowhound_zeek_time(const uint8_t *p, int64_t n, int64_t *nanos) {
+    if (n != 17 || p[10] != '.') return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if FH_SSE2
+    int st = __atomic_load_n(&fh_sse41_state, __ATOMIC_RELAXED);
+    if (st == 0) {
+        __builtin_cpu_init();
+        st = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1") ? 1 : 2;
+        __atomic_store_n(&fh_sse41_state, st, __ATOMIC_RELAXED);
+    }
+    if (st == 1) return fh_zeek_time_sse41(p, nanos);
+#endif
+    return fh_zeek_time_scalar(p, nanos);
+#else
+    (void)nanos;
+    return 0;
+#endif
+}
+
 // Whether p[i..] starts with the entry's `"key":` (tried only when 16 or 32 bytes can be read there).
 static inline int fh_predicted(const uint8_t *p, int64_t i, int64_t n, const flowhound_json_key *e) {
     int32_t len = e->pattern_len;
@@ -333,6 +408,78 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
     i += 1;  // '{'; now i <= n - 1
     for (;;) {
         // i <= n - 1 here: i follows `{` or a `,` that is not the last byte.
+#if FH_SSE2
+        // Lean loop: the pairs of the loop below while the line goes on for 80 bytes, so its reads need no bound
+        // checks (the key: 32 bytes at i; the value: 32 bytes after its first byte, v < i + 32). Strings and
+        // numbers of up to 31 bytes; the rest is left to the loop below, from the same place.
+        while (pred >= 0 && i + 80 <= n) {
+            const flowhound_json_key *e = &entries[pred];
+            __m128i k0 = _mm_loadu_si128((const __m128i *)(p + i));
+            uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(k0, _mm_loadu_si128((const __m128i *)e->pattern)));
+            if (e->pattern_len > 16) {
+                __m128i k1 = _mm_loadu_si128((const __m128i *)(p + i + 16));
+                eq |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(k1, _mm_loadu_si128((const __m128i *)(e->pattern + 16))))
+                      << 16;
+            }
+            if ((eq & e->pattern_mask) != e->pattern_mask) break;  // predicted entries always have a pattern
+            int64_t v = i + e->pattern_len;
+            int64_t vs, ve, next;
+            uint8_t c = p[v];
+            if (c == '"') {
+                const __m128i vq = _mm_set1_epi8('"'), vb = _mm_set1_epi8('\\');
+                __m128i w = _mm_loadu_si128((const __m128i *)(p + v + 1));
+                uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, vq), _mm_cmpeq_epi8(w, vb)));
+                if (m == 0) {
+                    w = _mm_loadu_si128((const __m128i *)(p + v + 17));
+                    m = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, vq), _mm_cmpeq_epi8(w, vb))) << 16;
+                    if (m == 0) break;
+                }
+                ve = v + 1 + __builtin_ctz(m);
+                if (p[ve] != '"') break;  // an escape
+                vs = v + 1;
+                next = ve + 1;
+            } else if ((uint8_t)(c - '0') <= 9 || c == '-') {
+                const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9), dot = _mm_set1_epi8('.');
+                __m128i w = _mm_loadu_si128((const __m128i *)(p + v + 1));
+                __m128i digit = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(w, c0), c9), _mm_setzero_si128());
+                uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_or_si128(digit, _mm_cmpeq_epi8(w, dot))) & 0xFFFFu;
+                if (m == 0) {
+                    w = _mm_loadu_si128((const __m128i *)(p + v + 17));
+                    digit = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(w, c0), c9), _mm_setzero_si128());
+                    m = (~(uint32_t)_mm_movemask_epi8(_mm_or_si128(digit, _mm_cmpeq_epi8(w, dot))) & 0xFFFFu) << 16;
+                    if (m == 0) break;
+                }
+                vs = v;
+                ve = next = v + 1 + __builtin_ctz(m);
+                if (fh_class[p[next]] & FH_NUM) break;  // e E + - go on: the loop below takes it
+            } else if (c == 't' && memcmp(p + v, "true", 4) == 0) {
+                vs = v;
+                ve = next = v + 4;
+            } else if (c == 'f' && memcmp(p + v, "false", 5) == 0) {
+                vs = v;
+                ve = next = v + 5;
+            } else {
+                break;
+            }
+            uint8_t d = p[next];
+            if (d != ',' && d != '}') break;
+            int32_t slot = e->use;
+            prev = pred;
+            pred = e->next;
+            if (slot >= 0) {
+                values[slot].base = p + vs;
+                values[slot].count = ve - vs;
+                values[slot].list_separator = 0;
+                found++;
+            }
+            i = next + 1;
+            if (d == '}') {
+                r = 1;
+                goto done;
+            }
+            if (found >= stop_after) goto stop_check;
+        }
+#endif
         // Fast loop for the usual pair: the predicted key, a compact string / number / boolean value, a comma.
         // It leaves at the first pair it does not take whole, before consuming any of it (or at a line end).
         while (pred >= 0) {
@@ -407,10 +554,19 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
         }
         int32_t entry;
         int key_escaped = 0;
+        int32_t *learn = prev == -1 ? &t->first : prev >= 0 ? &entries[prev].next : NULL;  // where `pred` came from
+        int32_t alt = learn == NULL ? -1 : learn == &t->first ? t->first2 : entries[prev].next2;
         if (pred >= 0 && fh_predicted(p, i, n, &entries[pred])) {
             // exactly the key bytes, closing quote and colon the general steps below would find
             entry = pred;
             i += entries[entry].pattern_len;
+        } else if (alt >= 0 && fh_predicted(p, i, n, &entries[alt])) {
+            // the key that came here before: it becomes the first guess again
+            entry = alt;
+            i += entries[entry].pattern_len;
+            int32_t *second = learn == &t->first ? &t->first2 : &entries[prev].next2;
+            *second = *learn;
+            *learn = entry;
         } else {
             int64_t ks = i + 1;
             int64_t j = fh_string_end(p, ks, n, &key_escaped);
@@ -422,9 +578,11 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             if (c != ':') goto malformed;
             i++;
             entry = key_escaped ? -1 : fh_find(t, p + ks, klen, n - ks);
-            if (entry >= 0) {
-                if (prev == -1) t->first = entry;
-                else if (prev >= 0) entries[prev].next = entry;
+            if (entry >= 0 && learn != NULL && *learn != entry && entries[entry].pattern_len != 0) {
+                // entries without a pattern are never predicted (the loops above rely on it)
+                int32_t *second = learn == &t->first ? &t->first2 : &entries[prev].next2;
+                *second = *learn;
+                *learn = entry;
             }
         }
         // i <= n - 1: the colon is not the last byte
@@ -492,6 +650,7 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             if (c != ',') goto malformed;
         }
         i++;  // the comma is not the last byte, so i <= n - 1
+    stop_check:
         if (found >= stop_after) {
             // Sparse: stop early unless a `_path` key may still follow (it can switch the log type).
             if (a->wanted_count < 0 || a->path_slot < 0) {

@@ -294,8 +294,14 @@ package final class ZeekJSONDecoder: LineDecoder {
         if tsSlot >= 0 {
             let v = record.values[tsSlot]
             if let b = v.base, v.count > 0 {
-                guard let t = ZeekJSONDecoder.parseTime(b, v.count) else { return .malformed(.badTimestamp) }
-                record.timestamp = t
+                // Zeek's usual `ssssssssss.uuuuuu` in C (SSE4.1 when the CPU has it), else every accepted form
+                var nanos: Int64 = 0
+                if flowhound_zeek_time(b, Int64(v.count), &nanos) != 0 {
+                    record.timestamp = Timestamp(nanoseconds: nanos)
+                } else {
+                    guard let t = ZeekJSONDecoder.parseTime(b, v.count) else { return .malformed(.badTimestamp) }
+                    record.timestamp = t
+                }
             }
         }
         return .event

@@ -395,4 +395,101 @@ import FlowhoundCore
         }
         #expect(total > 100)
     }
+
+    // MARK: value lengths, alternating key sets, Zeek time
+
+    /// A compact line whose strings and numbers have lengths 0-40 (across the 16- and 32-byte steps of the scan),
+    /// with keys from one of two key sets (as conn lines with and without `service` / `duration`), sometimes
+    /// mutated or with a long unpredictable key, so the key-order predictions (first and second guess) and every
+    /// value-length case of the C loops meet the Swift parser.
+    static func lengthLine(_ g: inout SplitMix) -> [UInt8] {
+        let digits = Array("0123456789")
+        func digitRun(_ n: Int) -> String { String((0..<n).map { _ in digits[g.below(10)] }) }
+        func number() -> String {
+            let n = g.below(41)
+            switch g.below(8) {
+            case 0: return "-" + digitRun(max(n, 1))
+            case 1: return digitRun(max(n / 2, 1)) + "." + digitRun(max(n / 2, 1))
+            case 2: return digitRun(max(n / 2, 1)) + "e" + (g.below(2) == 0 ? "+" : "-") + digitRun(1 + g.below(3))
+            default: return digitRun(max(n, 1))
+            }
+        }
+        func string() -> String {
+            let n = g.below(41)
+            let letters = Array("abcdefghijklmnopqrstuvwxyzABC_.:,{}[] 0123456789")
+            var text = String((0..<n).map { _ in letters[g.below(letters.count)] })
+            if g.below(12) == 0, !text.isEmpty { text.insert(contentsOf: "\\\"", at: text.index(text.startIndex, offsetBy: g.below(text.count))) }
+            return "\"" + text + "\""
+        }
+        let withService = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
+                           "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "missed_bytes",
+                           "history", "orig_pkts", "resp_ip_bytes"]
+        var keys = g.below(2) == 0 ? withService : withService.filter { $0 != "service" && $0 != "duration" }
+        if g.below(5) == 0 { keys.insert("a_rather_long_unknown_key_name", at: g.below(keys.count + 1)) }
+        if g.below(7) == 0 { keys.remove(at: g.below(keys.count)) }
+        let pairs = keys.map { key -> String in
+            let value: String
+            switch key {
+            case "ts":
+                // no exponent forms here: Bytes.parseEpoch traps on some (e.g. 9999999999.5e0), reported separately
+                value = g.below(4) == 0 ? digitRun(1 + g.below(20)) : "1699\(digitRun(6)).\(digitRun(6))"
+            case "local_orig": value = ["true", "false", "null", "tru"][g.below(g.below(20) == 0 ? 4 : 3)]
+            default: value = g.below(2) == 0 ? number() : string()
+            }
+            return "\"\(key)\":\(value)"
+        }
+        var line = Array(("{" + pairs.joined(separator: ",") + "}").utf8)
+        if g.below(6) == 0 { line = mutate(line, &g) }
+        return line
+    }
+
+    @Test func valueLengthsAndAlternatingKeySetsDecodeAlike() {
+        var g = SplitMix(seed: 0x1E_4617)
+        var lines: [[UInt8]] = []
+        for _ in 0..<6000 { lines.append(Self.lengthLine(&g)) }
+        let (n, notes) = differences(lines, fileName: "conn.log", requested: ["a_rather_long_unknown_key_name"])
+        #expect(n == 0, "\(notes.joined(separator: "\n"))")
+    }
+
+    /// `flowhound_zeek_time` (the decoder's first try for `ts`) against the Swift parser it stands for, on Zeek
+    /// times, times with a byte changed, and other lengths.
+    @Test func zeekTimeMatchesTheSwiftParser() {
+        var g = SplitMix(seed: 0x7133)
+        let alphabet = Array("0123456789.:/ -+eE".utf8) + [0, 0x7F, 0xFF, 0x2F, 0x3A]
+        var accepted = 0
+        for round in 0..<200_000 {
+            var b = (0..<17).map { _ in UInt8(48 + g.below(10)) }
+            b[10] = 46
+            if round % 3 != 0 {
+                for _ in 0...g.below(2) { b[g.below(17)] = g.below(3) == 0 ? UInt8(g.below(256)) : alphabet[g.below(alphabet.count)] }
+            }
+            if round % 41 == 0 { b = Array(b.prefix(g.below(18))) + (g.below(2) == 0 ? [] : [49, 50]) }
+            let expected = b.withUnsafeBufferPointer { ZeekTSVDecoder.parseZeekTime($0.baseAddress!, $0.count) }
+            var nanos: Int64 = -1
+            let ok = b.withUnsafeBufferPointer { flowhound_zeek_time($0.baseAddress!, Int64($0.count), &nanos) }
+            #expect((ok != 0) == (expected != nil), "\(String(decoding: b, as: UTF8.self))")
+            if let expected, ok != 0 {
+                #expect(nanos == expected.nanoseconds, "\(String(decoding: b, as: UTF8.self))")
+                accepted += 1
+            }
+        }
+        #expect(accepted > 60_000)
+        // what the decoder makes of `ts` equals parseTime's value (ts read through the C parser when it applies)
+        let d = ZeekJSONDecoder(fileName: "conn.log", requestedFields: [], maxLineLength: 4096)
+        var record = EventRecord(capacity: d.schema.fieldCount)
+        defer { record.deallocate() }
+        for ts in ["1699999999.295206", "9999999999.999999", "0000000000.000000", "1699999999.2952", "1699999999",
+                   "\"2023-11-14T22:13:20.5Z\"", "1699999999123", "\"1699999999.29520x\"", "-1699999999.29520",
+                   "\"1699999999.295206\"", "\"169999999a.295206\""] {
+            let line = Array("{\"ts\":\(ts),\"uid\":\"C1\"}".utf8)
+            let outcome = line.withUnsafeBufferPointer { d.decode($0.baseAddress!, $0.count, into: &record) }
+            let raw = Array((ts.hasPrefix("\"") ? String(ts.dropFirst().dropLast()) : ts).utf8)
+            let expected = raw.withUnsafeBufferPointer { ZeekJSONDecoder.parseTime($0.baseAddress!, $0.count) }
+            if let expected {
+                #expect(outcome == .event && record.timestamp == expected, "\(ts)")
+            } else {
+                #expect(outcome == .malformed(.badTimestamp), "\(ts)")
+            }
+        }
+    }
 }

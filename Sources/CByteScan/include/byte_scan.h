@@ -41,6 +41,7 @@ typedef struct flowhound_json_key {
     int32_t use;          // `slot` when the scan's current restriction decodes it, else -1
     const uint8_t *bytes; // copy of the key (owned by the table)
     int32_t next;         // the entry that followed this key on the last line (-1: none); the scan's prediction
+    int32_t next2;        // the entry that followed it before, when that differs (-1: none); tried second
     int32_t pattern_len;  // len + 3 when that is <= 32, else 0 (never predicted)
     uint32_t pattern_mask; // (1 << pattern_len) - 1
     uint8_t pattern[32];  // `"key":` as it appears in a compact line
@@ -51,6 +52,7 @@ typedef struct flowhound_json_table {
     uint64_t mask;
     int32_t shift;
     int32_t first;        // the entry of the last line's first key (-1: none)
+    int32_t first2;       // the first key before that, when it differs (-1: none)
     int64_t count;
     int64_t capacity;
     const uint8_t *applied_wanted;  // the restriction `use` reflects (see flowhound_json_scan_args)
@@ -85,11 +87,17 @@ typedef struct flowhound_json_scan_args {
 /// array, a decoded string with a backslash escape); values may then hold partial results.
 /// Strings point into p. *found = number of values stored. Reads only p[0..n).
 /// Keys usually come in the same order line after line: each key remembers the key that followed it, and when
-/// the bytes at the next key are exactly that key's `"key":` the hash lookup is skipped (same slot either way).
+/// the bytes at the next key are exactly that key's `"key":` the hash lookup is skipped (same slot either way);
+/// the key that followed before that is tried second (lines that alternate between two key sets).
 int64_t flowhound_zeek_json_scan(const uint8_t *p, int64_t n, int64_t i, const flowhound_json_scan_args *a,
                                  flowhound_field *values, int64_t *end, int64_t *found);
 
 /// Whether `_path"` occurs in p[0..n).
 int32_t flowhound_json_may_contain_path(const uint8_t *p, int64_t n);
+
+/// 1 when p[0..n) is Zeek's time `ssssssssss.uuuuuu` (exactly 17 bytes: ten ASCII digits, a dot, six digits),
+/// with *nanos its value in nanoseconds since the epoch (computed with wrapping 64-bit arithmetic, as the
+/// Swift decoders' parseZeekTime); else 0 (*nanos unchanged). SSE4.1 when the CPU has it (checked once).
+int32_t flowhound_zeek_time(const uint8_t *p, int64_t n, int64_t *nanos);
 
 #endif
