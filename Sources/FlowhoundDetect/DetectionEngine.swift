@@ -76,7 +76,8 @@ package final class DetectionEngine {
     /// Tells the engine that log time has reached `time` (call for every event; O(1) unless a window closes).
     @inline(__always)
     package func advance(to time: Timestamp) {
-        if time > clock { clock = time }
+        // nanoseconds compared directly: `>` on `Timestamp` went through the generic `Comparable` default
+        if time.nanoseconds > clock.nanoseconds { clock = time }
         if clock.nanoseconds > nextDeadline { closeExpired() }
     }
 

@@ -222,6 +222,8 @@ package final class SyslogDecoder: LineDecoder {
 
     /// false: auth messages go through the template list only (`SyslogFastAuth` off; differential tests).
     var fastAuth = true
+    /// `SyslogMessages.authTable`, read once (the global's lazy initialisation check cost a `swift_once` per line).
+    private let authTable = SyslogMessages.authTable
 
     /// true: a line of another schema switches `schema` and is decoded in the same call (never `.schemaChanged`);
     /// the caller compares `schemaIdentity` after each call instead. For callers that keep per-schema state
@@ -894,7 +896,7 @@ package final class SyslogDecoder: LineDecoder {
         switch fam {
         case .sshd, .auth, .syslog:
             SyslogMessages.auth(m, header.pointee.msgLen, base, &caps, sshd: fam == .sshd, program: header.pointee.progLen > 0 ? line + header.pointee.progStart : nil,
-                                programLength: header.pointee.progLen, fast: fastAuth)
+                                programLength: header.pointee.progLen, fast: fastAuth, table: authTable)
         case .netfilter:
             SyslogMessages.netfilter(m, header.pointee.msgLen, base, program: header.pointee.progLen > 0 ? line + header.pointee.progStart : nil, programLength: header.pointee.progLen)
         case .asa:

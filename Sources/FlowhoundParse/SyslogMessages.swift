@@ -133,6 +133,15 @@ enum SyslogMessages {
         _ p0: UnsafePointer<UInt8>, _ n0: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: inout Captures,
         sshd: Bool, program: UnsafePointer<UInt8>?, programLength: Int, fast: Bool = true
     ) {
+        auth(p0, n0, out, &caps, sshd: sshd, program: program, programLength: programLength, fast: fast, table: authTable)
+    }
+
+    /// The same with the rule table given (a decoder keeps it: reading the global costs a `swift_once` per line).
+    @inline(__always)
+    static func auth(
+        _ p0: UnsafePointer<UInt8>, _ n0: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: inout Captures,
+        sshd: Bool, program: UnsafePointer<UInt8>?, programLength: Int, fast: Bool, table: AuthTable
+    ) {
         var p = p0
         var n = min(n0, 4096)
         while n > 0 && isSpace(p[0]) { p += 1; n -= 1 }
@@ -173,9 +182,8 @@ enum SyslogMessages {
             }
         }
         if n == 0 { return }
-        let table = authTable
         let idx = matchAuthRule(p, n, &caps, table, program: program, programLength: programLength, fast: fast)
-        if idx >= 0 { applyAuth(table.rules[idx], p, n, out, caps) }
+        if idx >= 0 { applyAuth(table.rules + idx, p, n, out, caps) }
     }
 
     /// The first auth rule whose template matches the (prefix-stripped) message, with its captures in `caps`, or
@@ -266,17 +274,19 @@ enum SyslogMessages {
     private static var invalidUserPrefix: StaticString { "invalid user " }
     private static var illegalUserPrefix: StaticString { "illegal user " }
 
+    /// The rule is passed behind its pointer (a copy of the struct was a `memcpy` per line).
     static func applyAuth(
-        _ r: AuthTable.Rule, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>, _ caps: Captures
+        _ r: UnsafePointer<AuthTable.Rule>, _ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<FieldValue>,
+        _ caps: Captures
     ) {
-        out[AuthSlot.action] = r.actionValue
-        if r.outcome != nil { out[AuthSlot.outcome] = r.outcomeValue }
-        if r.sshEvent {
+        out[AuthSlot.action] = r.pointee.actionValue
+        if r.pointee.outcome != nil { out[AuthSlot.outcome] = r.pointee.outcomeValue }
+        if r.pointee.sshEvent {
             var k = 0
             while k < n && p[k] != 32 { k += 1 }
             setField(out, AuthSlot.sshEvent, p, k)
         }
-        var invalid = r.invalid
+        var invalid = r.pointee.invalid
         for c in 0..<caps.count {
             var s = p + caps.starts[c]
             var len = caps.lengths[c]
@@ -324,8 +334,8 @@ enum SyslogMessages {
                 if len > 0 { setField(out, AuthSlot.reason, s, len) }
             }
         }
-        out[AuthSlot.invalidUser] = invalid ? r.trueValue : r.falseValue
-        if !r.sshEvent && r.outcome == nil && r.onlyCount == 0 && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
+        out[AuthSlot.invalidUser] = invalid ? r.pointee.trueValue : r.pointee.falseValue
+        if !r.pointee.sshEvent && r.pointee.outcome == nil && r.pointee.onlyCount == 0 && caps.count == 0 { out[AuthSlot.invalidUser] = .absent }
     }
 
     private static var uidPrefix: StaticString { "(uid=" }

@@ -425,7 +425,14 @@ struct ScanSink: LineSink {
     /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
     /// line, the decoder switching schemas in place).
     var adoptedIdentity: UnsafeMutableRawPointer?
+    /// The adopted schema object itself (keeps `adoptedIdentity` from naming a freed and reused address).
+    var adoptedSchema: Schema?
     var fieldCount = 0
+    /// What `adopt` set for the schema adopted before the current one: syslog lines alternate between a few
+    /// programs, and going back to the previous schema is then an exchange of these fields (no search).
+    var previous: (
+        identity: UnsafeMutableRawPointer?, schema: Schema?, compiled: CompiledRuleSet?, feedsBehaviour: Bool, fieldCount: Int
+    ) = (nil, nil, nil, false, 0)
     var matches: [Int] = []
     var events: Int64 = 0
     var malformed: Int64 = 0
@@ -435,6 +442,8 @@ struct ScanSink: LineSink {
     var unsupportedFormat: LogFormat?
     var gaveUp = false
     var firstLineNumber: Int64 = 0
+    /// The path evidence names (decided once: `isStandardInput` is a string comparison).
+    let originPath: String
 
     init(
         input: InputSpec, options: ScanOptions, compiler: RuleCache, engine: DetectionEngine,
@@ -451,6 +460,7 @@ struct ScanSink: LineSink {
         correlationClock = Unmanaged.passUnretained(correlations)
         self.context = context
         self.requestedFields = requestedFields
+        originPath = input.isStandardInput ? "<stdin>" : input.path
         matches.reserveCapacity(16)
     }
 
@@ -489,7 +499,11 @@ struct ScanSink: LineSink {
             adopt(decoder.schema)
             outcome = decode(bytes, count)
         } else if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) != adoptedIdentity {
-            adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
+            if syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) == previous.identity, previous.compiled != nil {
+                swapWithPrevious()
+            } else {
+                adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
+            }
         }
         switch outcome {
         case .event:
@@ -501,10 +515,11 @@ struct ScanSink: LineSink {
             if feedsBehaviour, let decoder {
                 behaviour.observe(
                     record: record, schema: decoder.schema,
-                    origin: EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset))
+                    origin: EventOrigin(path: originPath, line: number, byteOffset: offset))
             }
             guard let compiledRef else { return }
-            if !matches.isEmpty { matches.removeAll(keepingCapacity: true) }
+            // one by one: the generic range removal of `removeAll(keepingCapacity:)` cost ~80 instructions
+            while !matches.isEmpty { matches.removeLast() }
             compiledRef._withUnsafeGuaranteedRef { $0.matches(record, scratch: &scratch, into: &matches) }
             if !matches.isEmpty { report(bytes, count, number: number, offset: offset) }
         case .malformed(let reason):
@@ -534,7 +549,7 @@ struct ScanSink: LineSink {
         if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.headerOnly }) {
             _ = syslogRef._withUnsafeGuaranteedRef { $0.decodeAllFields(bytes, count, into: &record) }
         }
-        let origin = EventOrigin(path: input.isStandardInput ? "<stdin>" : input.path, line: number, byteOffset: offset)
+        let origin = EventOrigin(path: originPath, line: number, byteOffset: offset)
         let schema = decoder.schema
         for m in matches {
             if correlations.isReferenced(ruleIndex: m) {
@@ -546,10 +561,22 @@ struct ScanSink: LineSink {
         }
     }
 
+    /// Makes the previously adopted schema current again (and the current one the previous).
+    mutating func swapWithPrevious() {
+        swap(&adoptedIdentity, &previous.identity)
+        swap(&adoptedSchema, &previous.schema)
+        swap(&compiled, &previous.compiled)
+        swap(&feedsBehaviour, &previous.feedsBehaviour)
+        swap(&fieldCount, &previous.fieldCount)
+        compiledRef = compiled.map { Unmanaged.passUnretained($0) }
+    }
+
     mutating func adopt(_ schema: Schema) {
+        previous = (adoptedIdentity, adoptedSchema, compiled, feedsBehaviour, fieldCount)
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
         adoptedIdentity = Unmanaged.passUnretained(schema).toOpaque()
+        adoptedSchema = schema
         // Syslog switches schema with the program every few lines: remember what each schema object needs.
         let c: CompiledRuleSet
         var known = -1

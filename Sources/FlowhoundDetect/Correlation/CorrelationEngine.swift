@@ -730,6 +730,8 @@ final class CorrelationRuntime {
     var counters = CorrelationCounters()
     private(set) var index = GroupTable()
     private var slots: [CorrelationGroup?] = []
+    /// The key hash of the group in each slot (read by the table without touching the group objects).
+    private var hashes: [Int] = []
     private var free: [Int32] = []
     /// Removed groups kept for reuse (bounded), so that one-event groups do not allocate.
     private var pool: [CorrelationGroup] = []
@@ -756,14 +758,19 @@ final class CorrelationRuntime {
         return g
     }
 
-    @inline(__always) private func hashOf(_ s: Int32) -> Int { slots[Int(s)]!.keyHash }
+    @inline(__always) private func hashOf(_ s: Int32) -> Int { hashes[Int(s)] }
 
     /// The group for the key bytes (`GroupKeyCodec`), created (evicting the least recently updated group at the
     /// cap) if needed, and marked most recently updated.
     func group(for key: UnsafeRawBufferPointer, format: String, engine: CorrelationEngine) -> CorrelationGroup {
         let hash = GroupKeyCodec.hash(key)
-        if let s = index.find(key, hash: hash, keyOf: { (self.slots[Int($0)]!.keyHash, self.slots[Int($0)]!.keyBytes) }),
-            let g = slots[Int(s)]
+        if let s = index.find(
+            hash: hash, hashOf: hashOf,
+            sameKey: { s in
+                self.slots[Int(s)]!.keyBytes.withUnsafeBytes {
+                    $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0)
+                }
+            }), let g = slots[Int(s)]
         {
             unlink(g)
             link(g)
@@ -785,9 +792,11 @@ final class CorrelationRuntime {
         if let f = free.popLast() {
             s = f
             slots[Int(s)] = g
+            hashes[Int(s)] = hash
         } else {
             s = Int32(slots.count)
             slots.append(g)
+            hashes.append(hash)
         }
         g.slot = s
         index.insert(slot: s, hash: hash, hashOf: hashOf)
@@ -808,6 +817,7 @@ final class CorrelationRuntime {
     func reset() {
         index.removeAll()
         slots.removeAll()
+        hashes.removeAll()
         free.removeAll()
         pool.removeAll()
         head = -1

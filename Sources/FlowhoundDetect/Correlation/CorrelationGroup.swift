@@ -132,6 +132,8 @@ struct EvidenceRing {
     }
 
     private var slots: [Slot] = []
+    /// Some slot holds built evidence (only chained correlations have any).
+    private var holdsBuilt = false
     /// Physical index of the oldest line; not 0 only once the ring is full and wraps.
     private var head = 0
     private(set) var count = 0
@@ -192,12 +194,16 @@ struct EvidenceRing {
             slots[p].raw = r
         case .built(let e, let entities):
             slots[p].built = (e, entities)
+            holdsBuilt = true
         }
     }
 
     /// Forgets every line; the slots keep their buffers for the next lines.
     mutating func removeAll() {
-        for i in slots.indices where slots[i].built != nil { slots[i].built = nil }
+        if holdsBuilt {
+            for i in slots.indices where slots[i].built != nil { slots[i].built = nil }
+            holdsBuilt = false
+        }
         head = 0
         count = 0
     }

@@ -270,18 +270,14 @@ struct GroupTable {
     private var mask = 15
     private(set) var count = 0
 
-    /// The slot whose group has this key, if any; `keyOf(slot)` gives a slot's key and hash.
-    func find(_ key: UnsafeRawBufferPointer, hash: Int, keyOf: (Int32) -> (hash: Int, key: [UInt8])) -> Int32? {
+    /// The slot whose group has this key, if any; `hashOf(slot)` gives a slot's hash, `sameKey(slot)` whether its
+    /// key is `key` (asked only when the hashes are equal).
+    func find(hash: Int, hashOf: (Int32) -> Int, sameKey: (Int32) -> Bool) -> Int32? {
         var i = hash & mask
         while true {
             let s = buckets[i]
             if s < 0 { return nil }
-            let k = keyOf(s)
-            if k.hash == hash && k.key.count == key.count
-                && k.key.withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 })
-            {
-                return s
-            }
+            if hashOf(s) == hash && sameKey(s) { return s }
             i = (i + 1) & mask
         }
     }
