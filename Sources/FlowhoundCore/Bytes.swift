@@ -182,10 +182,13 @@ public enum Bytes {
         if i != n {
             // scientific notation from some JSON writers (1.3004751670965E9)
             guard let d = parseDouble(p, n) else { return nil }
-            guard abs(d) < 1e12 else { return nil }
+            // nanoseconds must fit an Int64 (about ±9.22e9 s, the year 2262); beyond that the line has no usable time
+            guard abs(d) < 9.2e9 else { return nil }
             return Timestamp(nanoseconds: Int64((d * 1e6).rounded()) * 1000)  // doubles carry ~microseconds here
         }
-        let t = secs &* 1_000_000_000 &+ nanos
+        let (whole, overflow) = secs.multipliedReportingOverflow(by: 1_000_000_000)
+        let (t, overflow2) = whole.addingReportingOverflow(nanos)
+        if overflow || overflow2 { return nil }
         return Timestamp(nanoseconds: neg ? -t : t)
     }
 }

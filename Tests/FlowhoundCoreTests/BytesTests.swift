@@ -42,6 +42,15 @@ private func with<T>(_ s: String, _ body: (UnsafePointer<UInt8>, Int) -> T) -> T
         #expect(with("1300475167") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 1_300_475_167_000_000_000)
         #expect(with("1.3004751670965E9") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 1_300_475_167_096_500_000)
         #expect(with("12:00") { Bytes.parseEpoch($0, $1) } == nil)
+        // past what Int64 nanoseconds hold (±9.22e9 s): no timestamp instead of a trap or a wrapped value
+        #expect(with("9999999999.5e0") { Bytes.parseEpoch($0, $1) } == nil)
+        #expect(with("-9999999999.5E0") { Bytes.parseEpoch($0, $1) } == nil)
+        #expect(with("999999999999") { Bytes.parseEpoch($0, $1) } == nil)
+        #expect(with("9223372036.9") { Bytes.parseEpoch($0, $1) } == nil)
+        #expect(with("9223372036.5") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 9_223_372_036_500_000_000)
+        #expect(with("9223372035.999999999") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 9_223_372_035_999_999_999)
+        #expect(with("-9223372035") { Bytes.parseEpoch($0, $1) }?.nanoseconds == -9_223_372_035_000_000_000)
+        #expect(with("9.1e9") { Bytes.parseEpoch($0, $1) }?.nanoseconds == 9_100_000_000_000_000_000)
         #expect(with("") { Bytes.parseEpoch($0, $1) } == nil)
     }
 

@@ -431,8 +431,13 @@ import FlowhoundCore
             let value: String
             switch key {
             case "ts":
-                // no exponent forms here: Bytes.parseEpoch traps on some (e.g. 9999999999.5e0), reported separately
-                value = g.below(4) == 0 ? digitRun(1 + g.below(20)) : "1699\(digitRun(6)).\(digitRun(6))"
+                // exponent forms too, including ones past the Int64 nanosecond range (9999999999.5e0: bad_timestamp)
+                value =
+                    g.below(4) == 0
+                    ? digitRun(1 + g.below(20))
+                    : g.below(8) == 0
+                        ? "\(digitRun(1 + g.below(11))).\(digitRun(1 + g.below(3)))e\(g.below(2) == 0 ? "" : "-")\(g.below(3))"
+                        : "1699\(digitRun(6)).\(digitRun(6))"
             case "local_orig": value = ["true", "false", "null", "tru"][g.below(g.below(20) == 0 ? 4 : 3)]
             default: value = g.below(2) == 0 ? number() : string()
             }
