@@ -426,6 +426,14 @@ final class MatchProgram: @unchecked Sendable {
             precondition(b.ops.count == at + 1, "guard leaf compiled to more than one instruction")
             leafOps[id] = Int32(at)
         }
+        let built =
+            discriminate
+            ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }, isList: isList) : nil
+        index = built.map { ri in
+            let p = UnsafeMutablePointer<RuleIndex>.allocate(capacity: 1)
+            p.initialize(to: ri)
+            return p
+        }
         let total = perRule.reduce(0) { $0 + $1.count }
         guardStart = .allocate(capacity: ruleCount + 1)
         guards = .allocate(capacity: max(total, 1))
@@ -439,20 +447,13 @@ final class MatchProgram: @unchecked Sendable {
                 let cy = Double(leafList[y.element.leaf].cost) / Double(sharers[y.element.leaf])
                 return cx != cy ? cx < cy : x.offset < y.offset
             }
-            for g in ordered.map(\.element) {
+            // A guard the index rows already decide (a rule is a candidate only when it holds) is not evaluated again.
+            for g in ordered.map(\.element) where built?.implies((leafList[g.leaf], g.expected)) != true {
                 guards[at] = Int32(g.leaf << 1 | (g.expected ? 1 : 0))
                 at += 1
             }
         }
         guardStart[ruleCount] = Int32(at)
-        let built =
-            discriminate
-            ? RuleIndex(perRule.map { gs in gs.map { (leafList[$0.leaf], $0.expected) } }, isList: isList) : nil
-        index = built.map { ri in
-            let p = UnsafeMutablePointer<RuleIndex>.allocate(capacity: 1)
-            p.initialize(to: ri)
-            return p
-        }
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)

@@ -52,6 +52,17 @@ struct RuleIndex: @unchecked Sendable {
         everyRule.initialize(repeating: ~0, count: words)
     }
 
+    /// Whether a record can be a candidate of a rule with this guard only when the guard holds: an equality guard
+    /// on a key field is folded into the rows (a rule is in a value's row only if all such guards accept the value,
+    /// and in the other row only if it has none), so the rule need not evaluate it again.
+    func implies(_ g: (leaf: Matcher, expected: Bool)) -> Bool {
+        if let number, g.expected, case .numberEquals(let s, _, let c) = g.leaf, s == number.slot, c >= 0 {
+            return true
+        }
+        if let text, TextKey.accepted(g, slot: text.slot) != nil { return true }
+        return false
+    }
+
     func deallocate() {
         number?.deallocate()
         text?.deallocate()
