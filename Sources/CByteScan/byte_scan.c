@@ -3,22 +3,20 @@
 #include <string.h>
 
 int64_t flowhound_extract_fields(const uint8_t *line, const int32_t *ends, const int32_t *wanted,
-                                 int64_t wanted_count, int64_t sep_len, const uint8_t *kinds, int64_t plain_before,
-                                 const uint8_t *unset, int64_t unset_len, const uint8_t *empty, int64_t empty_len,
-                                 flowhound_field *values, int32_t *slow) {
+                                 int64_t wanted_count, int64_t sep_len, int64_t plain_before, const uint8_t *unset,
+                                 int64_t unset_len, const uint8_t *empty, int64_t empty_len, flowhound_field *values,
+                                 int32_t *slow) {
     int64_t nslow = 0;
     for (int64_t w = 0; w < wanted_count; w++) {
         int32_t k = wanted[w];
-        int64_t start = k == 0 ? 0 : (int64_t)ends[k - 1] + sep_len;
+        int64_t start = (int64_t)ends[k - 1] + sep_len;  // ends[-1] == -sep_len
         int64_t end = ends[k];
         int64_t len = end - start;
         const uint8_t *b = line + start;
-        // One test for the common field: a plain kind, before any backslash, and not of a marker's length.
-        // A field of a marker's length is a marker only if its bytes are the marker's; else it is plain too.
-        int plain = (kinds[k] == 0) & (end <= plain_before);
-        int marker_length = (len == unset_len) | (len == empty_len);
-        if (__builtin_expect(plain & !marker_length, 1) ||
-            (plain && !(len == unset_len && memcmp(b, unset, (size_t)unset_len) == 0) &&
+        // One test for the common field: before any backslash and not of a marker's length. A field of a
+        // marker's length is a marker only if its bytes are the marker's.
+        if (__builtin_expect((end <= plain_before) & (len != unset_len) & (len != empty_len), 1) ||
+            (end <= plain_before && !(len == unset_len && memcmp(b, unset, (size_t)unset_len) == 0) &&
              !(len == empty_len && memcmp(b, empty, (size_t)empty_len) == 0))) {
             values[k].base = b;
             values[k].count = len;

@@ -77,8 +77,13 @@ public struct EventRecord {
     }
 
     /// Grows the slot storage if a new schema has more fields.
+    @inlinable @inline(__always)
     package mutating func ensureCapacity(_ n: Int) {
-        if n <= capacity { return }
+        if n > capacity { grow(n) }
+    }
+
+    @usableFromInline
+    package mutating func grow(_ n: Int) {
         values.deallocate()
         capacity = n
         values = .allocate(capacity: n)

@@ -41,6 +41,7 @@ package final class ZeekTSVDecoder: LineDecoder {
     private var kindsCapacity: Int
     private var fieldCount = 0
     private var tsSlot = -1
+    /// Field ends of the current line; `ends[-1] == -sepLen`, so field k starts at `ends[k - 1] + sepLen` for every k.
     private let ends: UnsafeMutablePointer<Int32>
     private let scratch: UnsafeMutablePointer<UInt8>
     // Copies of the markers as raw bytes.
@@ -52,6 +53,8 @@ package final class ZeekTSVDecoder: LineDecoder {
     // Sparse decoding (`decodeOnly`): the slots to fill, and what the last call left in which record.
     private var wanted: UnsafeMutablePointer<Int32>
     private var wantedCount = -1  // -1: every slot
+    /// `wanted[0..<wantedPlain]` are slots of the plain kind (for the C extractor); lists and bools follow.
+    private var wantedPlain = 0
     /// Indices into `wanted` that the C extractor left for the general path (room for every wanted slot).
     private var slow: UnsafeMutablePointer<Int32>
     /// The timestamp slot is among the wanted ones.
@@ -67,7 +70,7 @@ package final class ZeekTSVDecoder: LineDecoder {
     package init(fileName: String, maxLineLength: Int) {
         self.fileName = fileName
         self.maxLineLength = max(maxLineLength, 16)
-        ends = .allocate(capacity: self.maxLineLength + 16)
+        ends = UnsafeMutablePointer<Int32>.allocate(capacity: self.maxLineLength + 17) + 1
         scratch = .allocate(capacity: self.maxLineLength * 2 + 64)
         markers = .allocate(capacity: 96)
         kindsCapacity = 64
@@ -80,7 +83,7 @@ package final class ZeekTSVDecoder: LineDecoder {
     }
 
     deinit {
-        ends.deallocate()
+        (ends - 1).deallocate()
         scratch.deallocate()
         markers.deallocate()
         kinds.deallocate()
@@ -105,7 +108,10 @@ package final class ZeekTSVDecoder: LineDecoder {
         wanted = .allocate(capacity: max(valid.count, 1))
         slow.deallocate()
         slow = .allocate(capacity: max(valid.count, 1))
-        for (i, v) in valid.enumerated() { wanted[i] = Int32(v) }
+        // plain-kind slots first (the C extractor takes those), then lists and bools
+        let ordered = valid.filter { kinds[$0] == Self.kindOther } + valid.filter { kinds[$0] != Self.kindOther }
+        for (i, v) in ordered.enumerated() { wanted[i] = Int32(v) }
+        wantedPlain = valid.count(where: { kinds[$0] == Self.kindOther })
         wantedCount = valid.count
         tsWanted = tsSlot >= 0 && valid.contains(tsSlot)
         needSeparators = max(valid.last ?? 0, tsSlot) + 1
@@ -128,6 +134,7 @@ package final class ZeekTSVDecoder: LineDecoder {
             return n
         }
         sepLen = put(separator, 0, 15)
+        ends[-1] = Int32(-sepLen)
         setLen = put(setSeparator, 16, 15)
         emptyLen = put(emptyField, 32, 31)
         unsetLen = put(unsetField, 64, 31)
@@ -228,10 +235,11 @@ package final class ZeekTSVDecoder: LineDecoder {
             if cLayout {
                 let nslow = values.withMemoryRebound(to: flowhound_field.self, capacity: fieldCount) { v in
                     flowhound_extract_fields(
-                        line, ends, wanted, Int64(wantedCount), Int64(sepLen), kinds, Int64(backslash), markers + 64,
+                        line, ends, wanted, Int64(wantedPlain), Int64(sepLen), Int64(backslash), markers + 64,
                         Int64(unsetLen), markers + 32, Int64(emptyLen), v, slow)
                 }
                 for i in 0..<Int(nslow) { general(Int(wanted[Int(slow[i])]), line, backslash, values, &scratchPos) }
+                for w in wantedPlain..<wantedCount { general(Int(wanted[w]), line, backslash, values, &scratchPos) }
             } else {
                 for w in 0..<wantedCount { general(Int(wanted[w]), line, backslash, values, &scratchPos) }
             }
@@ -240,6 +248,14 @@ package final class ZeekTSVDecoder: LineDecoder {
                 let k = tsSlot
                 let start = k == 0 ? 0 : Int(ends[k - 1]) + sepLen
                 let end = Int(ends[k])
+                // Zeek's usual `ssssssssss.uuuuuu`, plain (no backslash, not a marker's length): parsed in place.
+                let len = end &- start
+                if len == 17 && end <= backslash && kinds[k] == Self.kindOther && len != unsetLen && len != emptyLen,
+                    let t = Self.parseZeekTime(line + start, 17)
+                {
+                    record.timestamp = t
+                    return .event
+                }
                 let escaped = end > backslash && memchr(line + start, 92, end - start) != nil
                 return timestamp(value(line + start, end - start, kinds[k], escaped: escaped, &scratchPos), &record)
             }

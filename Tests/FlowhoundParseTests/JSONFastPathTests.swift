@@ -492,4 +492,24 @@ import FlowhoundCore
             }
         }
     }
+
+    /// `flowhound_json_may_contain_path` (whether the sparse scan may stop early) against a plain search.
+    @Test func pathKeySearchMatchesAPlainSearch() {
+        var g = SplitMix(seed: 0x9A7)
+        let alphabet = Array("_path\"hx,:{".utf8)
+        let key = Array("_path\"".utf8)
+        var found = 0
+        for _ in 0..<300_000 {
+            var b = (0..<g.below(90)).map { _ in alphabet[g.below(alphabet.count)] }
+            if g.below(3) == 0 && b.count >= 6 {
+                let at = g.below(b.count - 5)
+                b.replaceSubrange(at..<at + 6, with: key)
+            }
+            let expected = b.count >= 6 && (0...(b.count - 6)).contains { Array(b[$0..<$0 + 6]) == key }
+            let got = b.withUnsafeBufferPointer { flowhound_json_may_contain_path($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, Int64($0.count)) }
+            #expect((got != 0) == expected, "\(String(decoding: b, as: UTF8.self))")
+            if expected { found += 1 }
+        }
+        #expect(found > 50_000)
+    }
 }

@@ -21,14 +21,15 @@ typedef struct {
     uint8_t list_separator;
 } flowhound_field;
 
-/// Sparse extraction after `flowhound_split_fields`: for each w < wanted_count, field k = wanted[w] spans
-/// [k == 0 ? 0 : ends[k - 1] + sep_len, ends[k]). A plain field (kinds[k] == 0, ending at or before
-/// plain_before, and not equal to the unset or the empty marker) is stored in values[k] with list separator 0;
-/// the index w of every other field is appended to `slow`. Returns the number of slow fields.
+/// Sparse extraction after `flowhound_split_fields`, for fields of the plain kind (not lists, not bools): for each
+/// w < wanted_count, field k = wanted[w] spans [ends[k - 1] + sep_len, ends[k]), where the caller keeps
+/// ends[-1] == -sep_len. A field ending at or before plain_before (no backslash) and not equal to the unset or the
+/// empty marker is stored in values[k] with list separator 0; the index w of every other field is appended to
+/// `slow`. Returns the number of slow fields.
 int64_t flowhound_extract_fields(const uint8_t *line, const int32_t *ends, const int32_t *wanted,
-                                 int64_t wanted_count, int64_t sep_len, const uint8_t *kinds, int64_t plain_before,
-                                 const uint8_t *unset, int64_t unset_len, const uint8_t *empty, int64_t empty_len,
-                                 flowhound_field *values, int32_t *slow);
+                                 int64_t wanted_count, int64_t sep_len, int64_t plain_before, const uint8_t *unset,
+                                 int64_t unset_len, const uint8_t *empty, int64_t empty_len, flowhound_field *values,
+                                 int32_t *slow);
 
 /// JSON key → slot table (open addressing), shared by the JSON decoders. Keys are compared by length, their
 /// first and last eight bytes and, past 16 bytes, the rest. The first insertion of a key wins.
