@@ -385,6 +385,15 @@ final class RuleCache: @unchecked Sendable {
     }
 }
 
+/// The fields `ScanSink.adopt` sets for one schema (kept to switch back to it without searching).
+struct AdoptedState {
+    var identity: UnsafeMutableRawPointer?
+    var schema: Schema?
+    var compiled: CompiledRuleSet?
+    var feedsBehaviour: Bool
+    var fieldCount: Int
+}
+
 /// Per-input line consumer: sniff, decode, match.
 ///
 /// Hot path: the decoder is held by concrete type (Zeek TSV / JSON) so `decode` is a direct call, the schema's
@@ -428,11 +437,10 @@ struct ScanSink: LineSink {
     /// The adopted schema object itself (keeps `adoptedIdentity` from naming a freed and reused address).
     var adoptedSchema: Schema?
     var fieldCount = 0
-    /// What `adopt` set for the schema adopted before the current one: syslog lines alternate between a few
-    /// programs, and going back to the previous schema is then an exchange of these fields (no search).
-    var previous: (
-        identity: UnsafeMutableRawPointer?, schema: Schema?, compiled: CompiledRuleSet?, feedsBehaviour: Bool, fieldCount: Int
-    ) = (nil, nil, nil, false, 0)
+    /// What `adopt` set for up to four schemas adopted before the current one: syslog lines alternate between a few
+    /// programs, and going back to one of them is then an exchange of these fields with the current ones.
+    var others: [AdoptedState] = []
+    var othersNext = 0
     var matches: [Int] = []
     var events: Int64 = 0
     var malformed: Int64 = 0
@@ -499,8 +507,11 @@ struct ScanSink: LineSink {
             adopt(decoder.schema)
             outcome = decode(bytes, count)
         } else if let syslogRef, syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) != adoptedIdentity {
-            if syslogRef._withUnsafeGuaranteedRef({ $0.schemaIdentity }) == previous.identity, previous.compiled != nil {
-                swapWithPrevious()
+            let id = syslogRef._withUnsafeGuaranteedRef { $0.schemaIdentity }
+            var k = 0
+            while k < others.count && others[k].identity != id { k += 1 }
+            if k < others.count {
+                exchange(with: k)
             } else {
                 adopt(syslogRef._withUnsafeGuaranteedRef { $0.schema })
             }
@@ -561,21 +572,36 @@ struct ScanSink: LineSink {
         }
     }
 
-    /// Makes the previously adopted schema current again (and the current one the previous).
-    mutating func swapWithPrevious() {
-        swap(&adoptedIdentity, &previous.identity)
-        swap(&adoptedSchema, &previous.schema)
-        swap(&compiled, &previous.compiled)
-        swap(&feedsBehaviour, &previous.feedsBehaviour)
-        swap(&fieldCount, &previous.fieldCount)
+    /// Makes the schema kept in `others[k]` current again, and keeps the current one there instead.
+    mutating func exchange(with k: Int) {
+        swap(&adoptedIdentity, &others[k].identity)
+        swap(&adoptedSchema, &others[k].schema)
+        swap(&compiled, &others[k].compiled)
+        swap(&feedsBehaviour, &others[k].feedsBehaviour)
+        swap(&fieldCount, &others[k].fieldCount)
         compiledRef = compiled.map { Unmanaged.passUnretained($0) }
     }
 
     mutating func adopt(_ schema: Schema) {
-        previous = (adoptedIdentity, adoptedSchema, compiled, feedsBehaviour, fieldCount)
+        if let adoptedSchema, let compiled, adoptedSchema !== schema {
+            // remember what the current schema needs (bounded: the oldest of four is replaced)
+            let state = AdoptedState(
+                identity: adoptedIdentity, schema: adoptedSchema, compiled: compiled, feedsBehaviour: feedsBehaviour,
+                fieldCount: fieldCount)
+            if let k = others.firstIndex(where: { $0.identity == adoptedIdentity }) {
+                others[k] = state
+            } else if others.count < 4 {
+                others.append(state)
+            } else {
+                others[othersNext] = state
+                othersNext = (othersNext + 1) % 4
+            }
+        }
+        let identity = Unmanaged.passUnretained(schema).toOpaque()
+        if others.contains(where: { $0.identity == identity }) { others.removeAll { $0.identity == identity } }
         record.ensureCapacity(schema.fieldCount)
         fieldCount = schema.fieldCount
-        adoptedIdentity = Unmanaged.passUnretained(schema).toOpaque()
+        adoptedIdentity = identity
         adoptedSchema = schema
         // Syslog switches schema with the program every few lines: remember what each schema object needs.
         let c: CompiledRuleSet
