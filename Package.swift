@@ -33,7 +33,7 @@ let package = Package(
             dependencies: ["FlowhoundCore", "FlowhoundIngest", "FlowhoundParse", "FlowhoundRules", "FlowhoundDetect",
                            "FlowhoundSinks", "FlowhoundState", "FlowhoundReport"],
             swiftSettings: settings),
-        .target(name: "FlowhoundCore", swiftSettings: settings),
+        .target(name: "FlowhoundCore", dependencies: ["CByteScan"], swiftSettings: settings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),

@@ -28,6 +28,84 @@ int64_t flowhound_extract_fields(const uint8_t *line, const int32_t *ends, const
     return nslow;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+int flowhound_parse_ipv4(const uint8_t *p, int64_t n, uint32_t *out) {
+    if (n < 7 || n > 15) return 0;
+    // The bytes in a zero-padded 16-byte value, from two overlapping loads inside p[0..n).
+    uint64_t lo, hi = 0;
+    if (n >= 8) {
+        uint64_t h;
+        memcpy(&lo, p, 8);
+        memcpy(&h, p + n - 8, 8);
+        hi = n == 8 ? 0 : h >> (8 * (16 - n));
+    } else {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + 3, 4);
+        lo = (uint64_t)a | (uint64_t)b << 24;
+    }
+    __m128i v = _mm_set_epi64x((long long)hi, (long long)lo);
+    __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));  // digit values (other bytes: anything above 9)
+    uint32_t dots = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    uint32_t digits = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t));
+    // three dots exactly, and every byte of p[0..n) a dot or a digit (the zero padding is neither)
+    uint32_t r1 = dots & (dots - 1), r2 = r1 & (r1 - 1);
+    if (r2 == 0 || (r2 & (r2 - 1)) != 0 || (dots | digits) != (1u << n) - 1) return 0;
+    int p1 = __builtin_ctz(dots), p2 = __builtin_ctz(r1), p3 = __builtin_ctz(r2);
+    int l1 = p1, l2 = p2 - p1 - 1, l3 = p3 - p2 - 1, l4 = (int)n - p3 - 1;
+    if ((l1 | l2 | l3 | l4) >= 4 || ((l1 - 1) | (l2 - 1) | (l3 - 1) | (l4 - 1)) < 0) return 0;
+    // Digit values widened to 16-bit lanes: an octet is one 64-bit load of four lanes, masked to its length and
+    // multiplied by its weights so that lane 2 of the product holds the value (no lane exceeds 999: no carries).
+    uint16_t e[24];
+    _mm_storeu_si128((__m128i *)e, _mm_unpacklo_epi8(t, _mm_setzero_si128()));
+    _mm_storeu_si128((__m128i *)(e + 8), _mm_unpackhi_epi8(t, _mm_setzero_si128()));
+    _mm_storeu_si128((__m128i *)(e + 16), _mm_setzero_si128());
+    static const uint64_t mask[4] = {0, 0xFFull, 0xFF00FFull, 0xFF00FF00FFull};
+    static const uint64_t weight[4] = {0, 1ull << 32, (10ull << 32) | (1ull << 16), (100ull << 32) | (10ull << 16) | 1};
+    uint64_t x1, x2, x3, x4;
+    memcpy(&x1, e, 8);
+    memcpy(&x2, e + p1 + 1, 8);
+    memcpy(&x3, e + p2 + 1, 8);
+    memcpy(&x4, e + p3 + 1, 8);
+    uint32_t a = (uint32_t)(((x1 & mask[l1]) * weight[l1]) >> 32) & 0xFFFF;
+    uint32_t b = (uint32_t)(((x2 & mask[l2]) * weight[l2]) >> 32) & 0xFFFF;
+    uint32_t c = (uint32_t)(((x3 & mask[l3]) * weight[l3]) >> 32) & 0xFFFF;
+    uint32_t d = (uint32_t)(((x4 & mask[l4]) * weight[l4]) >> 32) & 0xFFFF;
+    if ((a | b | c | d) > 255) return 0;
+    *out = a << 24 | b << 16 | c << 8 | d;
+    return 1;
+}
+
+#else
+
+int flowhound_parse_ipv4(const uint8_t *p, int64_t n, uint32_t *out) {
+    if (n < 7 || n > 15) return 0;
+    uint32_t ip = 0;
+    int64_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        uint32_t v = 0;
+        int digits = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 4) {
+            v = v * 10 + (uint32_t)(p[i] - '0');
+            i++;
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255) return 0;
+        ip = ip << 8 | v;
+        if (part < 3) {
+            if (i >= n || p[i] != '.') return 0;
+            i++;
+        }
+    }
+    if (i != n) return 0;
+    *out = ip;
+    return 1;
+}
+
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 

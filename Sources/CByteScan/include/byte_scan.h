@@ -14,6 +14,11 @@
 int64_t flowhound_split_fields(const uint8_t *p, int64_t n, uint8_t sep, int32_t *ends, int64_t need,
                                int32_t *backslash);
 
+/// Dotted-quad IPv4 text p[0..n): four decimal octets of one to three digits (leading zeros allowed), each at
+/// most 255, separated by single dots, nothing else. Stores the address (first octet in the high byte) in *out
+/// and returns 1; returns 0 for anything else. Reads only p[0..n); no data-dependent branch in the usual case.
+int flowhound_parse_ipv4(const uint8_t *p, int64_t n, uint32_t *out);
+
 /// One field as the Swift decoders lay it out (`FieldValue`: base, count, list separator; stride 24).
 typedef struct {
     const uint8_t *base;
