@@ -388,6 +388,17 @@ static void fh_apply(flowhound_json_table *t, const uint8_t *wanted, int64_t gen
     t->applied_generation = generation;
 }
 
+// A value the scan took: stored in its slot when the current restriction decodes the key (slot >= 0), and counted.
+static inline void fh_store(flowhound_field *restrict values, int32_t slot, const uint8_t *b, int64_t len,
+                            int64_t *found) {
+    if (slot >= 0) {
+        values[slot].base = b;
+        values[slot].count = len;
+        values[slot].list_separator = 0;
+        (*found)++;
+    }
+}
+
 int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i, const flowhound_json_scan_args *a,
                                  flowhound_field *restrict values, int64_t *end, int64_t *found_out) {
     flowhound_json_table *t = a->table;
@@ -471,15 +482,9 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             }
             uint8_t d = p[next];
             if (d != ',' && d != '}') break;
-            int32_t slot = e->use;
             prev = pred;
             pred = e->next;
-            if (slot >= 0) {
-                values[slot].base = p + vs;
-                values[slot].count = ve - vs;
-                values[slot].list_separator = 0;
-                found++;
-            }
+            fh_store(values, e->use, p + vs, ve - vs, &found);
             i = next + 1;
             if (d == '}') {
                 r = 1;
@@ -517,15 +522,9 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             }
             uint8_t d = p[next];
             if (d != ',' && d != '}') break;  // white space or a bad token: the general steps decide
-            int32_t slot = e->use;
             prev = pred;
             pred = e->next;
-            if (slot >= 0) {
-                values[slot].base = p + vs;
-                values[slot].count = ve - vs;
-                values[slot].list_separator = 0;
-                found++;
-            }
+            fh_store(values, e->use, p + vs, ve - vs, &found);
             if (d == '}') {
                 i = next + 1;
                 r = 1;
