@@ -32,12 +32,11 @@ struct ScanStage: MergeStage {
     let interest: BehaviourInterest
     let context: DecoderContext
     let requestedFields: Set<String>
-    var decoder: (any LineDecoder)?
-    var tsv: ZeekTSVDecoder?
-    var json: ZeekJSONDecoder?
-    var tsvRef: Unmanaged<ZeekTSVDecoder>?
-    var jsonRef: Unmanaged<ZeekJSONDecoder>?
-    var syslogRef: Unmanaged<SyslogDecoder>?
+    var refs = DecoderRefs()
+    var decoder: (any LineDecoder)? { refs.decoder }
+    var tsv: ZeekTSVDecoder? { refs.tsv }
+    var json: ZeekJSONDecoder? { refs.json }
+    var syslogRef: Unmanaged<SyslogDecoder>? { refs.syslogRef }
     var compiled: CompiledRuleSet?
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
@@ -88,12 +87,7 @@ struct ScanStage: MergeStage {
                 gaveUp = true
                 return nil
             }
-            decoder = d
-            tsv = d as? ZeekTSVDecoder
-            json = d as? ZeekJSONDecoder
-            tsvRef = tsv.map { Unmanaged.passUnretained($0) }
-            jsonRef = json.map { Unmanaged.passUnretained($0) }
-            syslogRef = (d as? SyslogDecoder).map { Unmanaged.passUnretained($0) }
+            refs = DecoderRefs(d)
             counts.formatName = format.rawValue
             adopt(d.schema)
         }
@@ -135,12 +129,7 @@ struct ScanStage: MergeStage {
 
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
-        if let tsvRef { return tsvRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        if let jsonRef { return jsonRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        if let syslogRef { return syslogRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        guard let decoder else { return .skipped }
-        record.reset(fieldCount: fieldCount)
-        return decoder.decode(bytes, count, into: &record)
+        refs.decode(bytes, count, fieldCount: fieldCount, into: &record)
     }
 
     mutating func adopt(_ schema: Schema) {

@@ -363,9 +363,10 @@ struct TimeKeyStage: MergeStage {
     let forcedFormat: LogFormat?
     let maxLineLength: Int
     let context: DecoderContext
-    var decoder: (any LineDecoder)?
-    var tsv: ZeekTSVDecoder?
-    var json: ZeekJSONDecoder?
+    var refs = DecoderRefs()
+    var decoder: (any LineDecoder)? { refs.decoder }
+    var tsv: ZeekTSVDecoder? { refs.tsv }
+    var json: ZeekJSONDecoder? { refs.json }
     var record = EventRecord(capacity: 64)
     var fieldCount = 0
     var stopped = false
@@ -386,9 +387,7 @@ struct TimeKeyStage: MergeStage {
                 let d = makeDecoder(
                     format: format, fileName: name, requestedFields: [], maxLineLength: maxLineLength, context: context)
             {
-                decoder = d
-                tsv = d as? ZeekTSVDecoder
-                json = d as? ZeekJSONDecoder
+                refs = DecoderRefs(d)
                 adopt(d.schema)
             } else {
                 stopped = true
@@ -406,11 +405,7 @@ struct TimeKeyStage: MergeStage {
     }
 
     @inline(__always) mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
-        if let tsv { return tsv.decode(bytes, count, into: &record) }
-        if let json { return json.decode(bytes, count, into: &record) }
-        guard let decoder else { return .skipped }
-        record.reset(fieldCount: fieldCount)
-        return decoder.decode(bytes, count, into: &record)
+        refs.decode(bytes, count, fieldCount: fieldCount, into: &record)
     }
 
     mutating func adopt(_ schema: Schema) {

@@ -414,17 +414,14 @@ struct ScanSink: LineSink {
     var feedsBehaviour = false
     let context: DecoderContext
     let requestedFields: Set<String>
-    var decoder: (any LineDecoder)?
-    /// The same object as `decoder` when it is a Zeek TSV / JSON decoder (called directly, decoded sparsely).
-    var tsv: ZeekTSVDecoder?
-    var json: ZeekJSONDecoder?
+    /// The decoder, by concrete type where the per-line call is direct (see `DecoderRefs`).
+    var refs = DecoderRefs()
+    var decoder: (any LineDecoder)? { refs.decoder }
+    var tsv: ZeekTSVDecoder? { refs.tsv }
+    var json: ZeekJSONDecoder? { refs.json }
+    var syslogRef: Unmanaged<SyslogDecoder>? { refs.syslogRef }
     var compiled: CompiledRuleSet?
-    /// Unretained views of `tsv` / `json` / `compiled` for the per-line calls (no reference counting; the strong
-    /// references above keep the objects alive as long as the sink).
-    var tsvRef: Unmanaged<ZeekTSVDecoder>?
-    var jsonRef: Unmanaged<ZeekJSONDecoder>?
-    /// The decoder when it is the syslog one (called directly; it clears the record itself).
-    var syslogRef: Unmanaged<SyslogDecoder>?
+    /// Unretained view of `compiled` for the per-line calls (no reference counting; `compiled` keeps it alive).
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
@@ -491,12 +488,7 @@ struct ScanSink: LineSink {
                 gaveUp = true
                 return
             }
-            decoder = d
-            tsv = d as? ZeekTSVDecoder
-            json = d as? ZeekJSONDecoder
-            tsvRef = tsv.map { Unmanaged.passUnretained($0) }
-            jsonRef = json.map { Unmanaged.passUnretained($0) }
-            syslogRef = (d as? SyslogDecoder).map { Unmanaged.passUnretained($0) }
+            refs = DecoderRefs(d)
             if let syslogRef { syslogRef._withUnsafeGuaranteedRef { $0.switchesInPlace = true } }
             formatName = format.rawValue
             adopt(d.schema)
@@ -544,12 +536,7 @@ struct ScanSink: LineSink {
 
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
-        if let tsvRef { return tsvRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        if let jsonRef { return jsonRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        if let syslogRef { return syslogRef._withUnsafeGuaranteedRef { $0.decode(bytes, count, into: &record) } }
-        guard let decoder else { return .skipped }
-        record.reset(fieldCount: fieldCount)
-        return decoder.decode(bytes, count, into: &record)
+        refs.decode(bytes, count, fieldCount: fieldCount, into: &record)
     }
 
     /// A line matched: hand it to the engine with every field decoded.

@@ -700,10 +700,7 @@ package final class TailRunner {
     /// A sink for the new rules that keeps the old one's decoder (a Zeek TSV header is not read again).
     private func rebind(_ old: ScanSink, to stack: DetectionStack) -> ScanSink {
         var s = stack.makeSink(path: old.input.path)
-        s.decoder = old.decoder
-        s.tsv = old.tsv
-        s.json = old.json
-        s.syslogRef = old.syslogRef  // the decoder switches schemas in place for a scan sink
+        s.refs = old.refs  // the syslog decoder switches schemas in place for a scan sink
         s.syslogRef?._withUnsafeGuaranteedRef { $0.clearHeaderOnly() }  // the new rules may read other fields
         s.formatName = old.formatName
         s.gaveUp = old.gaveUp
