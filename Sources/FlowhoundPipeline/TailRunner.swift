@@ -232,11 +232,25 @@ package final class TailRunner {
         inc.maxLineLength = scanOptions.maxLineLength
         primaries = currentPrimaries()
         for p in options.patterns where !Glob.hasMagic(p) && !primaries.contains(p) { primaries.append(p) }
+        var plans: [(primary: String, items: [ReadItem])] = []
         for primary in primaries {
             var plan = Planner(primary: primary, saved: saved, options: inc, now: now)
             let items = plan.build()
             for d in plan.problems { report(d) }
             retired += plan.carriedForward
+            plans.append((primary, items))
+        }
+        // Where the catch-up starts is committed before it reads anything. Otherwise a crash before the first
+        // commit after it (the catch-up of a large file, or a slow start) left a state without positions: the
+        // next start was a first run again, cut the output back to empty, and took a file rotated meanwhile for
+        // an archive, so its lines were never written again. `--from end` plans read from 0 to find the end:
+        // those positions are not known yet, and such a crash starts over at the end as before.
+        if store != nil && !plans.contains(where: { $0.items.contains(where: \.discard) }) {
+            planned = plans.flatMap(\.items)
+            commit(final: false, findingsWritten: saved.findingsWritten)
+            planned = []
+        }
+        for (primary, items) in plans {
             for item in items {
                 if item.path == primary || !item.identity.compressed {
                     open(item, rotated: item.path != primary)
@@ -261,6 +275,9 @@ package final class TailRunner {
         if let ck { retired.append(ck) }
         dirty = true
     }
+
+    /// The catch-up's plan while it is committed before reading (`catchUp`).
+    private var planned: [ReadItem] = []
 
     /// Planned files not open yet: the descriptor limit was reached (or opening failed for another reason while
     /// the file exists). Retried on every wake-up from their planned position, reported once each.
@@ -618,7 +635,8 @@ package final class TailRunner {
 
     // MARK: state, reload, shutdown
 
-    private func commit(final: Bool) {
+    /// `findingsWritten`: what the commit records for the carried lines' findings (default: `final`).
+    private func commit(final: Bool, findingsWritten: Bool? = nil) {
         // the findings (and raw lines) the positions cover are out and durable first
         stack?.sync()
         raw?.sync()
@@ -631,7 +649,7 @@ package final class TailRunner {
         next.checkpoints = saved.checkpoints.filter { !mine.contains($0.primary) }
         var cks = retired + followers.map { $0.checkpoint(now: now) }
         // files planned but not opened yet keep their planned position
-        for (item, _) in deferred {
+        for item in deferred.map(\.item) + planned {
             var c = Checkpoint(
                 primary: item.primary, path: item.path, device: item.identity.device, inode: item.identity.inode,
                 prefix: item.identity.prefix, offset: item.start, line: item.firstLine - 1, marker: item.marker,
@@ -653,7 +671,7 @@ package final class TailRunner {
             let newest = journal.entries.last?.time ?? Int64.min
             next.carried = newest == .min ? [] : journal.carried(from: newest &- s.horizon)
         }
-        next.findingsWritten = final
+        next.findingsWritten = findingsWritten ?? final
         // the output files as that sync left them, in the same transaction as the positions they go with
         next.outputs = OutputRecovery.positions(stack?.syncedFiles ?? raw?.syncedFile.map { [$0] } ?? [])
         next.committedAt = now
