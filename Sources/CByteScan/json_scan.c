@@ -286,7 +286,7 @@ int32_t flowhound_json_may_contain_path(const uint8_t *p, int64_t n) {
 // --- Zeek's time format ---------------------------------------------------------------------------------
 
 // The value of eight ASCII digits in a little-endian word (first digit most significant); *ok cleared when a
-// byte is not a digit. As ZeekTSVDecoder.eightDigits.
+// byte is not a digit. As Bytes.eightDigits.
 static inline uint64_t fh_eight_digits(uint64_t w, int *ok) {
     const uint64_t ascii = 0x3030303030303030ull;
     if ((w & 0xF0F0F0F0F0F0F0F0ull) != ascii || ((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) != ascii) {
