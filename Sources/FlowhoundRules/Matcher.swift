@@ -89,6 +89,13 @@ struct MatchContext {
     @inline(__always)
     static func parseNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
         if let v = Bytes.parseShortUnsigned(p, n) { return Double(v) }
+        return parseOtherNumber(p, n)
+    }
+
+    /// `parseNumber` past the short unsigned case (signs, fractions, exponents, long numbers), out of line so that
+    /// the common case stays small where it is inlined.
+    @inline(never)
+    static func parseOtherNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
         if let i = Bytes.parseInt(p, n) { return Double(i) }
         return Bytes.parseDouble(p, n)
     }
@@ -562,7 +569,18 @@ final class MatchProgram: @unchecked Sendable {
             if m & ~1 == stamp {
                 r = m & 1 != 0
             } else {
-                r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
+                let op = UnsafePointer(ops + Int(leafOps[id]))
+                // The commonest guard, a comparison on a scalar number field, without the call into `leaf`.
+                if op.pointee.code == .compare && op.pointee.a >= 0 {
+                    let o = op.pointee
+                    if let d = ctx.number(Int(o.slot), cache: Int(o.a)) {
+                        r = o.cmp.holds(d, Double(bitPattern: o.word))
+                    } else {
+                        r = false
+                    }
+                } else {
+                    r = leaf(op, ctx)
+                }
                 memo[id] = stamp | (r ? 1 : 0)
             }
             if r != (e & 1 != 0) { return false }
