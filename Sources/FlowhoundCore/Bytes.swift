@@ -95,6 +95,43 @@ public enum Bytes {
         return neg ? -v : v
     }
 
+    /// Reads 8 bytes at `p` without crossing into the next page (bytes past `n` are garbage, masked by the caller).
+    @inlinable @inline(__always)
+    package static func loadWord(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        if UInt(bitPattern: p) & 4095 <= 4088 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        var i = 0
+        while i < n && i < 8 {
+            w |= UInt64(p[i]) << UInt64(8 * i)
+            i &+= 1
+        }
+        return w
+    }
+
+    /// The value of eight ASCII digits in a little-endian word (first digit most significant), or nil.
+    @inlinable @inline(__always)
+    package static func eightDigits(_ w: UInt64) -> UInt64? {
+        let ascii: UInt64 = 0x3030_3030_3030_3030
+        if (w & 0xF0F0_F0F0_F0F0_F0F0) != ascii || ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) != ascii {
+            return nil
+        }
+        var v = w &- ascii
+        v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
+        v = (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
+        return v
+    }
+
+    /// One to eight ASCII digits occupying all `n` bytes, as `parseInt` reads them, without a loop per digit; nil
+    /// for anything else (a sign, more digits, another byte), which `parseInt` / `parseDouble` then read.
+    @inlinable @inline(__always)
+    package static func parseShortUnsigned(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64? {
+        if n < 1 || n > 8 { return nil }
+        // The n bytes moved to the top of the word (the bytes after them shifted out), '0's in front of them.
+        let fill: UInt64 = n == 8 ? 0 : 0x3030_3030_3030_3030 &>> UInt64(8 * n)
+        return eightDigits(loadWord(p, n) &<< UInt64(8 * (8 - n)) | fill)
+    }
+
     /// Parses a decimal number (integer, fraction, exponent) occupying all `n` bytes.
     @inlinable
     package static func parseDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {

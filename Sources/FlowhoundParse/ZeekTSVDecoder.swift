@@ -371,24 +371,11 @@ package final class ZeekTSVDecoder: LineDecoder {
         // bytes 9-16 = digit 9, '.', six fraction digits; the first two become '0' so the word is 00dddddd
         let lo = raw.loadUnaligned(fromByteOffset: 9, as: UInt64.self) & ~0xFFFF | 0x3030
         let d8 = p[8] &- 48, d9 = p[9] &- 48
-        guard d8 <= 9 && d9 <= 9, let a = eightDigits(hi), let f = eightDigits(lo) else { return nil }
+        guard d8 <= 9 && d9 <= 9, let a = Bytes.eightDigits(hi), let f = Bytes.eightDigits(lo) else { return nil }
         let secs = Int64(a) &* 100 &+ Int64(d8) &* 10 &+ Int64(d9)
         return Timestamp(nanoseconds: secs &* 1_000_000_000 &+ Int64(f) &* 1000)
     }
 
-    /// The value of eight ASCII digits in a little-endian word (first digit most significant), or nil.
-    @inline(__always)
-    static func eightDigits(_ w: UInt64) -> UInt64? {
-        let ascii: UInt64 = 0x3030_3030_3030_3030
-        if (w & 0xF0F0_F0F0_F0F0_F0F0) != ascii || ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) != ascii {
-            return nil
-        }
-        var v = w &- ascii
-        v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
-        v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
-        v = (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
-        return v
-    }
 
     @inline(__always)
     private func timestamp(_ v: FieldValue, _ record: inout EventRecord) -> DecodeOutcome {

@@ -28,7 +28,7 @@ package final class CompiledRuleSet: Sendable {
     package let diagnostics: [Diagnostic]
     private let numberCacheSize: Int
     private let addressCacheSize: Int
-    private let program: MatchProgram
+    let program: MatchProgram
     /// `schema.fieldCount`, read per record without a call into the schema.
     private let fieldCount: Int
     /// Every slot the compiled rules read, ascending (decoders may leave the other slots absent).
@@ -42,9 +42,11 @@ package final class CompiledRuleSet: Sendable {
     package var textDiscriminatorSlot: Int? { program.index?.pointee.text?.slot }
 
     /// Compiles `rules` for `schema`. `placeholders` resolve `|expand` values (`%Servers%` → its list).
-    /// `discriminate: false` leaves out the rule index (the results are the same; tests compare both).
+    /// `discriminate: false` leaves out the rule index, `adaptive: false` keeps the static guard order (the results
+    /// are the same; tests compare).
     package init(
-        rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:], discriminate: Bool = true
+        rules: [SigmaRule], schema: Schema, placeholders: [String: [String]] = [:], discriminate: Bool = true,
+        adaptive: Bool = true
     ) {
         self.schema = schema
         fieldCount = schema.fieldCount
@@ -80,7 +82,7 @@ package final class CompiledRuleSet: Sendable {
         diagnostics = diags
         numberCacheSize = compiler.numberCache.count
         addressCacheSize = compiler.addressCache.count
-        program = MatchProgram(matchers, discriminate: discriminate) { schema.fields[$0].listSeparator != 0 }
+        program = MatchProgram(matchers, discriminate: discriminate, adaptive: adaptive) { schema.fields[$0].listSeparator != 0 }
         referencedSlots = program.slots
         readsLine = matchers.contains { CompiledRuleSet.searchesLine($0.1) }
     }

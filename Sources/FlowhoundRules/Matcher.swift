@@ -1,4 +1,5 @@
 import FlowhoundCore
+import Synchronization
 
 /// A compiled detection: fields are slots of one schema, needles are pre-folded bytes.
 ///
@@ -87,6 +88,14 @@ struct MatchContext {
 
     @inline(__always)
     static func parseNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
+        if let v = Bytes.parseShortUnsigned(p, n) { return Double(v) }
+        return parseOtherNumber(p, n)
+    }
+
+    /// `parseNumber` past the short unsigned case (signs, fractions, exponents, long numbers), out of line so that
+    /// the common case stays small where it is inlined.
+    @inline(never)
+    static func parseOtherNumber(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
         if let i = Bytes.parseInt(p, n) { return Double(i) }
         return Bytes.parseDouble(p, n)
     }
@@ -367,11 +376,24 @@ final class MatchProgram: @unchecked Sendable {
     /// neither kind of guard is shared by at least two rules. Held behind a pointer so that a record's lookup reads
     /// the fields it needs instead of copying the whole struct out of the program.
     let index: UnsafeMutablePointer<RuleIndex>?
+    /// Guard order learned from the records (see `GuardOrder.swift`): per rule, the positions in its guard list of
+    /// the first 16 guards to evaluate, 4 bits each, first in the low bits. Starts as the static order.
+    let orders: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Per guard leaf, over sampled records: evaluations (high 32 bits) and how many held (low 32 bits).
+    let leafStats: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Per guard leaf: `Matcher.cost`.
+    let leafCosts: UnsafeMutablePointer<Double>
+    /// Sampled records since the orders were last revised.
+    let sampledRecords = Atomic<Int>(0)
+    /// Whether guard orders follow the sampled pass rates (false: the static order; tests compare both).
+    let adaptive: Bool
 
-    /// `discriminate: false` builds no rule index (tests compare both).
+    /// `discriminate: false` builds no rule index, `adaptive: false` keeps the static guard order (tests compare).
     init(
-        _ rules: [(ruleIndex: Int, matcher: Matcher)], discriminate: Bool, isList: (Int) -> Bool = { _ in false }
+        _ rules: [(ruleIndex: Int, matcher: Matcher)], discriminate: Bool, adaptive: Bool = true,
+        isList: (Int) -> Bool = { _ in false }
     ) {
+        self.adaptive = adaptive
         var b = Builder()
         ruleCount = rules.count
         entries = .allocate(capacity: max(ruleCount, 1))
@@ -454,6 +476,12 @@ final class MatchProgram: @unchecked Sendable {
             }
         }
         guardStart[ruleCount] = Int32(at)
+        orders = .allocate(capacity: max(ruleCount, 1))
+        for k in 0..<max(ruleCount, 1) { (orders + k).initialize(to: Atomic(MatchProgram.staticOrder)) }
+        leafStats = .allocate(capacity: max(leafCount, 1))
+        for id in 0..<max(leafCount, 1) { (leafStats + id).initialize(to: Atomic(0)) }
+        leafCosts = .allocate(capacity: max(leafCount, 1))
+        for id in 0..<max(leafCount, 1) { leafCosts[id] = id < leafCount ? Double(leafList[id].cost) : 0 }
         opCount = b.ops.count
         ops = .allocate(capacity: max(opCount, 1))
         ops.initialize(from: b.ops, count: opCount)
@@ -475,6 +503,11 @@ final class MatchProgram: @unchecked Sendable {
         guards.deallocate()
         leafOps.deallocate()
         pure.deallocate()
+        orders.deinitialize(count: max(ruleCount, 1))
+        orders.deallocate()
+        leafStats.deinitialize(count: max(leafCount, 1))
+        leafStats.deallocate()
+        leafCosts.deallocate()
         if let index {
             index.pointee.deallocate()
             index.deinitialize(count: 1)
@@ -497,6 +530,10 @@ final class MatchProgram: @unchecked Sendable {
     @inline(__always)
     func matches(_ ctx: MatchContext, into out: inout [Int]) {
         let stamp = UInt64(ctx.generation) << 1
+        if adaptive && ctx.generation & MatchProgram.sampleMask < MatchProgram.sampleWindow {
+            sampledMatches(ctx, stamp, into: &out)
+            return
+        }
         guard let index else {
             for k in 0..<ruleCount where rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
             return
@@ -512,22 +549,38 @@ final class MatchProgram: @unchecked Sendable {
         }
     }
 
-    /// Whether rule `k` holds: its guards (memoised leaves), then its program unless the guards are the rule.
+    /// Whether rule `k` holds: its guards (memoised leaves) in the learned order, then its program unless the guards
+    /// are the rule.
     @inline(__always)
     private func rule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
         let memo = ctx.leaves
-        var g = Int(guardStart[k])
-        let end = Int(guardStart[k &+ 1])
-        while g < end {
-            let e = Int(guards[g])
-            g &+= 1
+        let start = Int(guardStart[k])
+        let n = Int(guardStart[k &+ 1]) &- start
+        var order = orders[k].load(ordering: .relaxed)
+        var i = 0
+        while i < n {
+            let at = i < 16 ? Int(truncatingIfNeeded: order & 15) : i
+            order &>>= 4
+            i &+= 1
+            let e = Int(guards[start &+ at])
             let id = e >> 1
             let m = memo[id]
             let r: Bool
             if m & ~1 == stamp {
                 r = m & 1 != 0
             } else {
-                r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
+                let op = UnsafePointer(ops + Int(leafOps[id]))
+                // The commonest guard, a comparison on a scalar number field, without the call into `leaf`.
+                if op.pointee.code == .compare && op.pointee.a >= 0 {
+                    let o = op.pointee
+                    if let d = ctx.number(Int(o.slot), cache: Int(o.a)) {
+                        r = o.cmp.holds(d, Double(bitPattern: o.word))
+                    } else {
+                        r = false
+                    }
+                } else {
+                    r = leaf(op, ctx)
+                }
                 memo[id] = stamp | (r ? 1 : 0)
             }
             if r != (e & 1 != 0) { return false }
@@ -730,18 +783,6 @@ final class MatchProgram: @unchecked Sendable {
 
     // MARK: evaluation
 
-    /// Reads 8 bytes at `p` without crossing into the next page (bytes past `n` are garbage, masked by the caller).
-    @inline(__always)
-    static func loadWord(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        if UInt(bitPattern: p) & 4095 <= 4088 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
-        var w: UInt64 = 0
-        var i = 0
-        while i < n && i < 8 {
-            w |= UInt64(p[i]) << UInt64(8 * i)
-            i &+= 1
-        }
-        return w
-    }
 
     @inline(__always)
     static func same(_ p: UnsafePointer<UInt8>, _ q: UnsafeRawPointer, _ n: Int, cased: Bool) -> Bool {
@@ -758,11 +799,11 @@ final class MatchProgram: @unchecked Sendable {
         case .equalsWord:
             if n != m { return false }
             if m == 0 { return true }
-            return (MatchProgram.loadWord(p, n) | o.fold) & o.mask == o.word
+            return (Bytes.loadWord(p, n) | o.fold) & o.mask == o.word
         case .prefixWord:
             if n < m { return false }
             if m == 0 { return true }
-            return (MatchProgram.loadWord(p, n) | o.fold) & o.mask == o.word
+            return (Bytes.loadWord(p, n) | o.fold) & o.mask == o.word
         case .equalsBytes:
             return n == m && MatchProgram.same(p, pool + Int(o.a), m, cased: o.flag)
         case .prefixBytes:

@@ -108,6 +108,12 @@ struct RuleIndex: @unchecked Sendable {
         private let keyCount: Int
         /// `keyCount + 1` rows of `words` words.
         private let masks: UnsafeMutablePointer<UInt64>
+        /// When every key is an integer in 0...65535 (ports): the row of each integer up to the largest key
+        /// (`keyCount` for none), so a record's row is one load instead of a binary search.
+        private let direct: UnsafeMutablePointer<UInt16>?
+        private let directMax: Double
+        /// Whether rows are found through the direct table (tests).
+        var hasDirectRows: Bool { direct != nil }
 
         init?(_ guards: [[(leaf: Matcher, expected: Bool)]], words: Int) {
             func lists(_ k: Int, _ slot: Int) -> [[Double]] {
@@ -141,6 +147,16 @@ struct RuleIndex: @unchecked Sendable {
             keys = .allocate(capacity: max(keyCount, 1))
             keys.initialize(from: sortedKeys, count: keyCount)
             masks = .allocate(capacity: (keyCount + 1) * words)
+            if let top = sortedKeys.last, sortedKeys.allSatisfy({ $0 >= 0 && $0 <= 65535 && $0 == $0.rounded() }) {
+                let table = UnsafeMutablePointer<UInt16>.allocate(capacity: Int(top) + 1)
+                table.initialize(repeating: UInt16(keyCount), count: Int(top) + 1)
+                for (row, key) in sortedKeys.enumerated() { table[Int(key)] = UInt16(row) }
+                direct = table
+                directMax = top
+            } else {
+                direct = nil
+                directMax = -1
+            }
             let count = keyCount
             RuleIndex.fillRows(masks, rows: keyCount + 1, words: words, rules: guards.count) { k, row in
                 let required = lists(k, slot)
@@ -151,12 +167,19 @@ struct RuleIndex: @unchecked Sendable {
         func deallocate() {
             keys.deallocate()
             masks.deallocate()
+            direct?.deallocate()
         }
 
         /// The row of rules that can hold when the field's number is `d` (nil: absent or not a number).
         @inline(__always)
         func row(_ d: Double?) -> UnsafePointer<UInt64> {
             guard let d else { return UnsafePointer(masks + keyCount * words) }
+            if let direct {
+                // Every key is an integer in 0...directMax: a fraction, a negative or a larger number is none of them.
+                guard d >= 0 && d <= directMax else { return UnsafePointer(masks + keyCount * words) }
+                let i = Int(d)  // in range: truncates without a trap
+                return UnsafePointer(masks + (Double(i) == d ? Int(direct[i]) : keyCount) * words)
+            }
             var lo = 0
             var hi = keyCount
             while lo < hi {
@@ -259,7 +282,7 @@ struct RuleIndex: @unchecked Sendable {
             guard let p = v.base else { return UnsafePointer(masks + keyCount * words) }
             let n = v.count
             let m = n >= 8 ? ~UInt64(0) : (UInt64(1) << UInt64(8 * n)) &- 1
-            var w = MatchProgram.loadWord(p, n) & m
+            var w = Bytes.loadWord(p, n) & m
             if !cased { w = Bytes.lowerWord(w) }
             var row = keyCount
             for i in 0..<keyCount where lengths[i] == n && firstWords[i] == w {

@@ -26,6 +26,45 @@ private func with<T>(_ s: String, _ body: (UnsafePointer<UInt8>, Int) -> T) -> T
         #expect(with("+") { Bytes.parseInt($0, $1) } == nil)
     }
 
+    @Test("short unsigned fast path: the value parseInt gives for 1-8 digits, nil for any other text, at page ends too")
+    func shortUnsignedAgreesWithParseInt() throws {
+        // Two pages, strings placed so that some end exactly at the first page's end (the byte-wise load there).
+        let page = 4096
+        let raw = try #require(UnsafeMutableRawPointer.allocate(byteCount: 2 * page, alignment: page) as Optional)
+        defer { raw.deallocate() }
+        let buf = raw.bindMemory(to: UInt8.self, capacity: 2 * page)
+        buf.initialize(repeating: 0x39, count: 2 * page)  // '9' after every string: must not be read as a digit
+        var state: UInt64 = 0x2026_1201
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let alphabet = Array("0123456789-+ .xe".utf8)
+        var fast = 0
+        for i in 0..<50_000 {
+            let n = Int(next() % 11)
+            let at = i % 3 == 0 ? page - n : Int(next() % UInt64(page - 16))
+            for j in 0..<n {
+                buf[at + j] = next() % 4 == 0 ? alphabet[Int(next() % UInt64(alphabet.count))] : 48 + UInt8(next() % 10)
+            }
+            let p = UnsafePointer(buf + at)
+            let got = Bytes.parseShortUnsigned(p, n)
+            let want = Bytes.parseInt(p, n)
+            let allDigits = n >= 1 && n <= 8 && (0..<n).allSatisfy { p[$0] &- 48 <= 9 }
+            if allDigits {
+                #expect(got.map(Int64.init) == want, "\(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))")
+                fast += 1
+            } else {
+                #expect(got == nil, "\(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))")
+            }
+            for j in 0..<n { buf[at + j] = 0x39 }
+        }
+        #expect(fast > 10_000)
+        #expect(with("00000445") { Bytes.parseShortUnsigned($0, $1) } == 445)
+        #expect(with("99999999") { Bytes.parseShortUnsigned($0, $1) } == 99_999_999)
+        #expect(with("123456789") { Bytes.parseShortUnsigned($0, $1) } == nil)  // nine digits: the loop's case
+    }
+
     @Test func parsesDoubles() {
         #expect(with("1.5") { Bytes.parseDouble($0, $1) } == 1.5)
         #expect(with("-0.25") { Bytes.parseDouble($0, $1) } == -0.25)

@@ -505,7 +505,7 @@ import FlowhoundCore
         let key = Array("_path\"".utf8)
         var found = 0
         for _ in 0..<300_000 {
-            var b = (0..<g.below(90)).map { _ in alphabet[g.below(alphabet.count)] }
+            var b = (0..<g.below(200)).map { _ in alphabet[g.below(alphabet.count)] }
             if g.below(3) == 0 && b.count >= 6 {
                 let at = g.below(b.count - 5)
                 b.replaceSubrange(at..<at + 6, with: key)

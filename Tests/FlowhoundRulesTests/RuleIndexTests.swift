@@ -58,15 +58,22 @@ import Testing
 
     static func randomEvent(_ rng: inout SplitMix) -> TestEvent {
         var f: [String: String] = [:]
-        let port = rng.below(16)
+        let port = rng.below(22)
         if port < ports.count {
             f["id.resp_p"] = ports[port]
         } else {
+            // Numbers the direct port table must send to the no-value row or to the row of the integer they equal.
             switch port {
             case 11: f["id.resp_p"] = "445.0"
             case 12: f["id.resp_p"] = "-0"
             case 13: f["id.resp_p"] = "https"
             case 14: f["id.resp_p"] = "4.45e2"
+            case 15: f["id.resp_p"] = rng.pick(["22.5", "0.5", "444.9999"])
+            case 16: f["id.resp_p"] = "70000"
+            case 17: f["id.resp_p"] = "-22"
+            case 18: f["id.resp_p"] = "1e400"
+            case 19: f["id.resp_p"] = "5986"
+            case 20: f["id.resp_p"] = "00022"
             default: break  // absent
             }
         }
@@ -85,6 +92,7 @@ import Testing
         let indexed = CompiledRuleSet(rules: loaded.rules, schema: testSchema)
         let plain = CompiledRuleSet(rules: loaded.rules, schema: testSchema, discriminate: false)
         #expect(indexed.discriminatorSlot == testSchema.slot("id.resp_p"))
+        #expect(indexed.program.index?.pointee.number?.hasDirectRows == true)
         #expect(plain.discriminatorSlot == nil)
         var a: [Int] = []
         var b: [Int] = []
