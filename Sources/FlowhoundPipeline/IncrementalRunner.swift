@@ -501,6 +501,9 @@ package enum IncrementalRunner {
             stats.malformedByReason = s.malformedByReason
             stats.malformedSamples = s.samples
             stats.format = s.formatName
+            stats.keptSchemasEvicted = s.othersEvicted
+            stats.keptSchemasHighWater = s.othersHighWater
+            stats.adoptedSchemasEvicted = s.adoptedEvicted
         }
         sink.finish()
         stats.lines = sink.lines

@@ -13,6 +13,11 @@ struct InputLineCounts {
     var formatName: String?
     var unsupportedFormat: LogFormat?
     var firstLineNumber: Int64 = 0
+    /// The scan sink's schema caches (`ScanSink.others`, `ScanSink.adopted` / `ScanStage.adopted`): schemas
+    /// replaced at their caps, and the most the first held at once.
+    var keptSchemasEvicted: Int64 = 0
+    var keptSchemasHighWater = 0
+    var adoptedSchemasEvicted: Int64 = 0
 }
 
 /// The stateless half of `ScanSink`, run on an input's worker thread when several inputs are merged
@@ -41,7 +46,8 @@ struct ScanStage: MergeStage {
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
-    /// Schemas adopted so far (at most 32), with their compiled rules and whether the detectors read them.
+    /// Schemas adopted so far (at most 32, the oldest forgotten first: `counts.adoptedSchemasEvicted`), with their
+    /// compiled rules and whether the detectors read them.
     var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool)] = []
     var feedsBehaviour = false
     var fieldCount = 0
@@ -142,7 +148,10 @@ struct ScanStage: MergeStage {
         } else {
             c = compiler.compiledUnreported(for: schema)
             feedsBehaviour = interest.wants(schema)
-            if adopted.count == 32 { adopted.removeFirst() }  // bounded; decoders reuse a few schema objects
+            if adopted.count == 32 {  // bounded; decoders reuse a few schema objects
+                adopted.removeFirst()
+                counts.adoptedSchemasEvicted += 1
+            }
             adopted.append((schema, c, feedsBehaviour))
         }
         adoptedHere.append(c)

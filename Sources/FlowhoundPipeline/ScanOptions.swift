@@ -91,6 +91,11 @@ package struct InputStats: Sendable {
     /// The first few malformed lines: (line number, reason).
     package var malformedSamples: [(Int64, String)] = []
     package var overlongLines: Int64 = 0
+    /// The scan sink's schema caches: earlier schemas replaced among the 4 kept for a quick switch back, the most
+    /// kept at once, and compiled schemas forgotten at 32 (`ScanSink.others`, `ScanSink.adopted`).
+    package var keptSchemasEvicted: Int64 = 0
+    package var keptSchemasHighWater = 0
+    package var adoptedSchemasEvicted: Int64 = 0
     package var bytesDecoded: Int64 = 0
     package var compressed = false
     package var skipped: String?

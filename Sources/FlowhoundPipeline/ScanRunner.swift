@@ -194,6 +194,9 @@ package enum ScanRunner {
             stats.malformedByReason = sink.malformedByReason
             stats.malformedSamples = sink.samples
             stats.format = sink.formatName
+            stats.keptSchemasEvicted = sink.keptSchemasEvicted
+            stats.keptSchemasHighWater = sink.keptSchemasHighWater
+            stats.adoptedSchemasEvicted = sink.adoptedSchemasEvicted
             if let error {
                 report.errors.append(error.diagnostic)
                 emit([error.diagnostic], to: diagnostics)
@@ -317,6 +320,11 @@ package enum ScanRunner {
             if i.overlongLines > 0 {
                 s += "flowhound: \(displayPath(i.path)): \(i.overlongLines) line\(i.overlongLines == 1 ? "" : "s") longer than the line limit, cut\n"
             }
+            if i.keptSchemasEvicted > 0 || i.adoptedSchemasEvicted > 0 {
+                s += "flowhound: \(displayPath(i.path)): lines of more schemas (syslog programs) alternate than the scan keeps at "
+                    + "hand: its \(ScanSink.othersCapacity) kept schemas were replaced \(i.keptSchemasEvicted) times, its 32 "
+                    + "compiled ones \(i.adoptedSchemasEvicted) times (slower, same findings)\n"
+            }
             if let why = i.skipped { s += "flowhound: \(displayPath(i.path)): skipped (\(why))\n" }
         }
         return s
@@ -425,19 +433,27 @@ struct ScanSink: LineSink {
     var compiledRef: Unmanaged<CompiledRuleSet>?
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
-    /// Schemas adopted so far (at most 32), with their compiled rules, whether the detectors read them and whether
-    /// nothing but syslog header fields is read (then the syslog decoder skips the message parsers).
+    /// Schemas adopted so far (at most 32, the oldest forgotten first and counted in `adoptedEvicted`), with their
+    /// compiled rules, whether the detectors read them and whether nothing but syslog header fields is read (then
+    /// the syslog decoder skips the message parsers).
     var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool, headerOnly: Bool)] = []
+    var adoptedEvicted: Int64 = 0
     /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
     /// line, the decoder switching schemas in place).
     var adoptedIdentity: UnsafeMutableRawPointer?
     /// The adopted schema object itself (keeps `adoptedIdentity` from naming a freed and reused address).
     var adoptedSchema: Schema?
     var fieldCount = 0
-    /// What `adopt` set for up to four schemas adopted before the current one: syslog lines alternate between a few
-    /// programs, and going back to one of them is then an exchange of these fields with the current ones.
+    /// What `adopt` set for up to `othersCapacity` schemas adopted before the current one: syslog lines alternate
+    /// between a few programs, and going back to one of them is then an exchange of these fields with the current
+    /// ones. When it is full, the next one replaces them in turn (`othersNext`); each replacement is counted in
+    /// `othersEvicted` (a line of the replaced schema then goes through `adopt`: slower, the same result).
     var others: [AdoptedState] = []
     var othersNext = 0
+    static let othersCapacity = 4
+    var othersEvicted: Int64 = 0
+    /// The most schemas `others` held at once.
+    var othersHighWater = 0
     var matches: [Int] = []
     var events: Int64 = 0
     var malformed: Int64 = 0
@@ -577,12 +593,14 @@ struct ScanSink: LineSink {
                 fieldCount: fieldCount)
             if let k = others.firstIndex(where: { $0.identity == adoptedIdentity }) {
                 others[k] = state
-            } else if others.count < 4 {
+            } else if others.count < Self.othersCapacity {
                 others.append(state)
             } else {
                 others[othersNext] = state
-                othersNext = (othersNext + 1) % 4
+                othersNext = (othersNext + 1) % Self.othersCapacity
+                othersEvicted += 1
             }
+            if others.count > othersHighWater { othersHighWater = others.count }
         }
         let identity = Unmanaged.passUnretained(schema).toOpaque()
         if others.contains(where: { $0.identity == identity }) { others.removeAll { $0.identity == identity } }
@@ -603,7 +621,10 @@ struct ScanSink: LineSink {
         } else {
             c = compiler.compiled(for: schema)
             feedsBehaviour = behaviour.wants(schema)
-            if adopted.count == 32 { adopted.removeFirst() }  // bounded; decoders reuse a few schema objects
+            if adopted.count == 32 {  // bounded; decoders reuse a few schema objects
+                adopted.removeFirst()
+                adoptedEvicted += 1
+            }
             let h = SyslogDecoder.headerFieldCount
             let headerOnly = syslogRef != nil && !feedsBehaviour && c.referencedSlots.allSatisfy { $0 < h }
             adopted.append((schema, c, feedsBehaviour, headerOnly))
@@ -628,7 +649,8 @@ struct ScanSink: LineSink {
     var counts: InputLineCounts {
         InputLineCounts(
             events: events, malformed: malformed, malformedByReason: malformedByReason, samples: samples,
-            formatName: formatName, unsupportedFormat: unsupportedFormat, firstLineNumber: firstLineNumber)
+            formatName: formatName, unsupportedFormat: unsupportedFormat, firstLineNumber: firstLineNumber,
+            keptSchemasEvicted: othersEvicted, keptSchemasHighWater: othersHighWater, adoptedSchemasEvicted: adoptedEvicted)
     }
 
     @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
