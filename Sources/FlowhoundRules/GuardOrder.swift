@@ -30,19 +30,7 @@ extension MatchProgram {
     /// `matches` for a sampled record: the same result, every guard of every candidate evaluated and counted.
     @inline(never)
     func sampledMatches(_ ctx: MatchContext, _ stamp: UInt64, into out: inout [Int]) {
-        if let index {
-            let (a, b) = index.pointee.rows(ctx)
-            for w in 0..<index.pointee.words {
-                var bits = a[w] & b[w]
-                while bits != 0 {
-                    let k = w &<< 6 | bits.trailingZeroBitCount
-                    bits &= bits &- 1
-                    if sampledRule(k, ctx, stamp) { out.append(ruleIndices[k]) }
-                }
-            }
-        } else {
-            for k in 0..<ruleCount where sampledRule(k, ctx, stamp) { out.append(ruleIndices[k]) }
-        }
+        eachCandidate(ctx, into: &out) { sampledRule($0, ctx, stamp) }
         let seen = sampledRecords.load(ordering: .relaxed) &+ 1
         if seen >= MatchProgram.revisionInterval {
             sampledRecords.store(0, ordering: .relaxed)

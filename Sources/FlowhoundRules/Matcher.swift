@@ -534,8 +534,14 @@ final class MatchProgram: @unchecked Sendable {
             sampledMatches(ctx, stamp, into: &out)
             return
         }
+        eachCandidate(ctx, into: &out) { rule($0, ctx, stamp) }
+    }
+
+    /// Appends the input index of every candidate rule `k` (all rules without an index) for which `holds(k)`.
+    @inline(__always)
+    func eachCandidate(_ ctx: MatchContext, into out: inout [Int], _ holds: (Int) -> Bool) {
         guard let index else {
-            for k in 0..<ruleCount where rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
+            for k in 0..<ruleCount where holds(k) { out.append(ruleIndices[k]) }
             return
         }
         let (a, b) = index.pointee.rows(ctx)
@@ -544,7 +550,7 @@ final class MatchProgram: @unchecked Sendable {
             while bits != 0 {
                 let k = w &<< 6 | bits.trailingZeroBitCount
                 bits &= bits &- 1
-                if rule(k, ctx, stamp) { out.append(ruleIndices[k]) }
+                if holds(k) { out.append(ruleIndices[k]) }
             }
         }
     }
