@@ -431,6 +431,9 @@ struct ScanSink: LineSink {
     var compiled: CompiledRuleSet?
     /// Unretained view of `compiled` for the per-line calls (no reference counting; `compiled` keeps it alive).
     var compiledRef: Unmanaged<CompiledRuleSet>?
+    /// Zeek TSV / JSON with fields only keyed rules read (`CompiledRuleSet.lateSlots`): lines are decoded without them
+    /// and matched in two passes, the second only after a full decode of a line with a deferred rule.
+    var deferLate = false
     var record = EventRecord(capacity: 64)
     var scratch = MatchScratch()
     /// Schemas adopted so far (at most 32, the oldest forgotten first and counted in `adoptedEvicted`), with their
@@ -539,7 +542,14 @@ struct ScanSink: LineSink {
             guard let compiledRef else { return }
             // one by one: the generic range removal of `removeAll(keepingCapacity:)` cost ~80 instructions
             while !matches.isEmpty { matches.removeLast() }
-            compiledRef._withUnsafeGuaranteedRef { $0.matches(record, scratch: &scratch, into: &matches) }
+            if deferLate {
+                let pending = compiledRef._withUnsafeGuaranteedRef {
+                    $0.matches(record, scratch: &scratch, deferringLateInto: &matches)
+                }
+                if pending { matchLate(bytes, count, compiledRef) }
+            } else {
+                compiledRef._withUnsafeGuaranteedRef { $0.matches(record, scratch: &scratch, into: &matches) }
+            }
             if !matches.isEmpty { report(bytes, count, number: number, offset: offset) }
         case .malformed(let reason):
             malformed += 1
@@ -553,6 +563,22 @@ struct ScanSink: LineSink {
     @inline(__always)
     mutating func decode(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> DecodeOutcome {
         refs.decode(bytes, count, fieldCount: fieldCount, into: &record)
+    }
+
+    /// The second pass of `deferLate`: the line decoded in full, then its deferred rules (matches in rule order, as
+    /// one pass would give them).
+    @inline(never)
+    mutating func matchLate(_ bytes: UnsafePointer<UInt8>, _ count: Int, _ c: Unmanaged<CompiledRuleSet>) {
+        var full = DecodeOutcome.skipped
+        if let tsv { full = tsv.decodeAllFields(bytes, count, into: &record) }
+        if let json { full = json.decodeAllFields(bytes, count, into: &record) }
+        if case .event = full {
+            c._withUnsafeGuaranteedRef { $0.matchDeferred(record, scratch: &scratch, into: &matches) }
+            matches.sort()
+        } else {
+            // the fields past the first pass do not decode: the deferred rules cannot hold
+            c._withUnsafeGuaranteedRef { $0.dropDeferred(scratch: &scratch) }
+        }
     }
 
     /// A line matched: hand it to the engine with every field decoded.
@@ -633,8 +659,10 @@ struct ScanSink: LineSink {
         }
         compiled = c
         compiledRef = Unmanaged.passUnretained(c)
+        deferLate = false
         if tsv != nil || json != nil {
-            let slots = feedsBehaviour ? nil : c.referencedSlots
+            deferLate = !feedsBehaviour && !c.lateSlots.isEmpty
+            let slots = feedsBehaviour ? nil : deferLate ? c.firstPassSlots : c.referencedSlots
             tsv?.decodeOnly(slots: slots)
             json?.decodeOnly(slots: slots)
         }

@@ -29,6 +29,8 @@ package final class CompiledRuleSet: Sendable {
     private let numberCacheSize: Int
     private let addressCacheSize: Int
     let program: MatchProgram
+    /// 64-bit words of one bit per compiled rule (the scratch's deferred set).
+    let ruleWords: Int
     /// `schema.fieldCount`, read per record without a call into the schema.
     private let fieldCount: Int
     /// Every slot the compiled rules read, ascending (decoders may leave the other slots absent).
@@ -82,6 +84,7 @@ package final class CompiledRuleSet: Sendable {
         diagnostics = diags
         numberCacheSize = compiler.numberCache.count
         addressCacheSize = compiler.addressCache.count
+        ruleWords = max((matchers.count + 63) / 64, 1)
         program = MatchProgram(matchers, discriminate: discriminate, adaptive: adaptive) { schema.fields[$0].listSeparator != 0 }
         referencedSlots = program.slots
         readsLine = matchers.contains { CompiledRuleSet.searchesLine($0.1) }
@@ -99,7 +102,8 @@ package final class CompiledRuleSet: Sendable {
     /// A cache sized for this set, for `matches(_:scratch:into:)`. The caller owns it (`deallocate()` when done);
     /// one scratch may serve several sets (it grows as needed) but only one thread at a time.
     package func makeScratch() -> MatchScratch {
-        MatchScratch(numbers: numberCacheSize, addresses: addressCacheSize, leaves: program.leafCount)
+        MatchScratch(
+            numbers: numberCacheSize, addresses: addressCacheSize, leaves: program.leafCount, ruleWords: ruleWords)
     }
 
     /// The compiled tree of the rule at `ruleIndex`, if it is active in this set.
@@ -121,18 +125,64 @@ package final class CompiledRuleSet: Sendable {
     /// Same as `matches(_:into:)` with caller-owned caches (see `makeScratch()`).
     @inline(__always)
     package func matches(_ record: borrowing EventRecord, scratch: inout MatchScratch, into out: inout [Int]) {
+        let ctx = context(record, &scratch, nextRecord: true)
+        let prog = program
+        withExtendedLifetime(prog) { prog.matches(ctx, into: &out) }
+    }
+
+    /// Fields that only rules keyed by the number index read (`id.resp_p: [22, 3389]`), sorted. A decoder may leave
+    /// them out when its record goes through `matches(_:scratch:deferringLateInto:)` (empty: nothing to leave out).
+    package var lateSlots: [Int] { program.lateSlots }
+    /// `referencedSlots` without `lateSlots`: what the first pass reads.
+    package var firstPassSlots: [Int] {
+        let late = Set(program.lateSlots)
+        return referencedSlots.filter { !late.contains($0) }
+    }
+
+    /// First pass over a record decoded without `lateSlots`: appends what `matches` would, except the rules that
+    /// read a late field and hold on their other guards, which are deferred. Returns whether any was; then decode
+    /// the record in full and call `matchDeferred` (same scratch, no record in between) before the next record.
+    @inline(__always)
+    package func matches(
+        _ record: borrowing EventRecord, scratch: inout MatchScratch, deferringLateInto out: inout [Int]
+    ) -> Bool {
+        let ctx = context(record, &scratch, nextRecord: true)
+        let prog = program
+        let deferred = scratch.deferred
+        return withExtendedLifetime(prog) { prog.matchesDeferringLate(ctx, deferred: deferred, into: &out) }
+    }
+
+    /// Second pass (see above): appends the deferred rules that hold on the record, now decoded in full.
+    package func matchDeferred(_ record: borrowing EventRecord, scratch: inout MatchScratch, into out: inout [Int]) {
+        let ctx = context(record, &scratch, nextRecord: false)
+        let prog = program
+        let words = prog.index?.pointee.words ?? 1
+        let deferred = scratch.deferred
+        withExtendedLifetime(prog) { prog.matchDeferred(ctx, deferred: deferred, words: words, into: &out) }
+    }
+
+    /// Forgets the deferred rules of the current record (its full decoding failed).
+    package func dropDeferred(scratch: inout MatchScratch) {
+        scratch.deferred.update(repeating: 0, count: scratch.deferredCapacity)
+    }
+
+    @inline(__always)
+    private func context(_ record: borrowing EventRecord, _ scratch: inout MatchScratch, nextRecord: Bool)
+        -> MatchContext
+    {
         let capacity = record.capacity
         precondition(capacity >= fieldCount, "event record smaller than its schema")
         let prog = program
         if numberCacheSize > scratch.numberCapacity || addressCacheSize > scratch.addressCapacity
-            || prog.leafCount > scratch.leafCapacity
+            || prog.leafCount > scratch.leafCapacity || ruleWords > scratch.deferredCapacity
         {
-            scratch.reserve(numbers: numberCacheSize, addresses: addressCacheSize, leaves: prog.leafCount)
+            scratch.reserve(
+                numbers: numberCacheSize, addresses: addressCacheSize, leaves: prog.leafCount, ruleWords: ruleWords)
         }
-        let ctx = MatchContext(
+        return MatchContext(
             values: record.values, line: record.line, lineLength: record.lineLength, numbers: scratch.numbers,
-            addresses: scratch.addresses, leaves: scratch.leaves, generation: scratch.nextGeneration())
-        withExtendedLifetime(prog) { prog.matches(ctx, into: &out) }
+            addresses: scratch.addresses, leaves: scratch.leaves,
+            generation: nextRecord ? scratch.nextGeneration() : scratch.generation)
     }
 }
 

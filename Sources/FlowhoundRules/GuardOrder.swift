@@ -31,6 +31,11 @@ extension MatchProgram {
     @inline(never)
     func sampledMatches(_ ctx: MatchContext, _ stamp: UInt64, into out: inout [Int]) {
         eachCandidate(ctx, into: &out) { sampledRule($0, ctx, stamp) }
+        countSampledRecord()
+    }
+
+    /// One more sampled record; every `revisionInterval` of them the orders are revised.
+    func countSampledRecord() {
         let seen = sampledRecords.load(ordering: .relaxed) &+ 1
         if seen >= MatchProgram.revisionInterval {
             sampledRecords.store(0, ordering: .relaxed)
@@ -41,7 +46,7 @@ extension MatchProgram {
     }
 
     /// Rule `k` with all its guards evaluated (memoised as in `rule`) and each evaluation counted.
-    private func sampledRule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
+    func sampledRule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
         let memo = ctx.leaves
         var holds = true
         for g in Int(guardStart[k])..<Int(guardStart[k + 1]) {

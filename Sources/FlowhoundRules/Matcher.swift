@@ -297,11 +297,18 @@ package struct MatchScratch {
     var addressCapacity: Int
     var leafCapacity: Int
     var generation: UInt32 = 0
+    /// Rules deferred by the first of two passes (`CompiledRuleSet.matches(_:scratch:deferringLateInto:)`), one bit
+    /// each; all zero between records.
+    var deferred: UnsafeMutablePointer<UInt64>
+    var deferredCapacity: Int
 
-    package init(numbers: Int = 8, addresses: Int = 8, leaves: Int = 16) {
+    package init(numbers: Int = 8, addresses: Int = 8, leaves: Int = 16, ruleWords: Int = 1) {
         numberCapacity = max(numbers, 1)
         addressCapacity = max(addresses, 1)
         leafCapacity = max(leaves, 1)
+        deferredCapacity = max(ruleWords, 1)
+        deferred = .allocate(capacity: deferredCapacity)
+        deferred.initialize(repeating: 0, count: deferredCapacity)
         self.leaves = .allocate(capacity: leafCapacity)
         self.leaves.initialize(repeating: 0, count: leafCapacity)
         self.numbers = .allocate(capacity: numberCapacity)
@@ -313,11 +320,12 @@ package struct MatchScratch {
     }
 
     /// Makes room for `numbers` / `addresses` entries (keeps nothing).
-    mutating func reserve(numbers n: Int, addresses a: Int, leaves l: Int = 0) {
-        if n > numberCapacity || a > addressCapacity || l > leafCapacity {
+    mutating func reserve(numbers n: Int, addresses a: Int, leaves l: Int = 0, ruleWords w: Int = 1) {
+        if n > numberCapacity || a > addressCapacity || l > leafCapacity || w > deferredCapacity {
             deallocate()
             self = MatchScratch(
-                numbers: max(n, numberCapacity), addresses: max(a, addressCapacity), leaves: max(l, leafCapacity))
+                numbers: max(n, numberCapacity), addresses: max(a, addressCapacity), leaves: max(l, leafCapacity),
+                ruleWords: max(w, deferredCapacity))
         }
     }
 
@@ -338,6 +346,7 @@ package struct MatchScratch {
         numbers.deallocate()
         addresses.deallocate()
         leaves.deallocate()
+        deferred.deallocate()
     }
 }
 
@@ -387,6 +396,12 @@ final class MatchProgram: @unchecked Sendable {
     let sampledRecords = Atomic<Int>(0)
     /// Whether guard orders follow the sampled pass rates (false: the static order; tests compare both).
     let adaptive: Bool
+    /// Fields read only by rules the number index keys (see `lateSlots` in CompiledRuleSet), sorted; empty without
+    /// a number key. A decoder may leave them out of a first pass (`matchesDeferringLate`).
+    let lateSlots: [Int]
+    /// Per rule: it reads a late field. Per guard leaf: it reads one.
+    let lateRule: UnsafeMutablePointer<Bool>
+    let leafLate: UnsafeMutablePointer<Bool>
 
     /// `discriminate: false` builds no rule index, `adaptive: false` keeps the static guard order (tests compare).
     init(
@@ -398,11 +413,16 @@ final class MatchProgram: @unchecked Sendable {
         ruleCount = rules.count
         entries = .allocate(capacity: max(ruleCount, 1))
         ruleIndices = .allocate(capacity: max(ruleCount, 1))
+        var ruleSlots: [Set<Int>] = []
         for (k, r) in rules.enumerated() {
             entries[k] = b.ops.count
             ruleIndices[k] = r.ruleIndex
+            let before = b.slots
+            b.slots = []
             b.emit(r.matcher)
             b.ops.append(Op(.ret))
+            ruleSlots.append(b.slots)
+            b.slots.formUnion(before)
         }
         // Guards (see above).
         var leafIDs: [Matcher: Int] = [:]
@@ -456,6 +476,32 @@ final class MatchProgram: @unchecked Sendable {
             p.initialize(to: ri)
             return p
         }
+        // Late fields: read by no rule that every number row holds (those are candidates on any record) and by
+        // neither key. Without a number key every rule may be a candidate anywhere: nothing is late.
+        var late = Set<Int>()
+        if let number = built?.number {
+            var primary: Set<Int> = [number.slot]
+            if let t = built?.text { primary.insert(t.slot) }
+            for (k, gs) in perRule.enumerated() {
+                let keyed = gs.contains { g in
+                    guard g.expected, case .numberEquals(let s, _, let c) = leafList[g.leaf] else { return false }
+                    return s == number.slot && c >= 0
+                }
+                if !keyed { primary.formUnion(ruleSlots[k]) }
+            }
+            late = Set(ruleSlots.joined()).subtracting(primary)
+        }
+        lateSlots = late.sorted()
+        lateRule = .allocate(capacity: max(ruleCount, 1))
+        lateRule.initialize(repeating: false, count: max(ruleCount, 1))
+        for k in 0..<ruleCount { lateRule[k] = !ruleSlots[k].isDisjoint(with: late) }
+        leafLate = .allocate(capacity: max(leafList.count, 1))
+        leafLate.initialize(repeating: false, count: max(leafList.count, 1))
+        for (id, leaf) in leafList.enumerated() {
+            var reads = Builder()
+            reads.collectSlots(leaf)
+            leafLate[id] = !reads.slots.isDisjoint(with: late)
+        }
         let total = perRule.reduce(0) { $0 + $1.count }
         guardStart = .allocate(capacity: ruleCount + 1)
         guards = .allocate(capacity: max(total, 1))
@@ -508,6 +554,8 @@ final class MatchProgram: @unchecked Sendable {
         leafStats.deinitialize(count: max(leafCount, 1))
         leafStats.deallocate()
         leafCosts.deallocate()
+        lateRule.deallocate()
+        leafLate.deallocate()
         if let index {
             index.pointee.deallocate()
             index.deinitialize(count: 1)
@@ -558,7 +606,7 @@ final class MatchProgram: @unchecked Sendable {
     /// Whether rule `k` holds: its guards (memoised leaves) in the learned order, then its program unless the guards
     /// are the rule.
     @inline(__always)
-    private func rule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
+    func rule(_ k: Int, _ ctx: MatchContext, _ stamp: UInt64) -> Bool {
         let memo = ctx.leaves
         let start = Int(guardStart[k])
         let n = Int(guardStart[k &+ 1]) &- start
