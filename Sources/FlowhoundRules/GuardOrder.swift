@@ -51,20 +51,26 @@ extension MatchProgram {
         var holds = true
         for g in Int(guardStart[k])..<Int(guardStart[k + 1]) {
             let e = Int(guards[g])
-            let id = e >> 1
-            let m = memo[id]
-            let r: Bool
-            if m & ~1 == stamp {
-                r = m & 1 != 0
-            } else {
-                r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
-                memo[id] = stamp | (r ? 1 : 0)
-                let s = leafStats[id].load(ordering: .relaxed)
-                if s >> 32 < 0x4000_0000 { leafStats[id].store(s &+ (1 << 32) &+ (r ? 1 : 0), ordering: .relaxed) }
-            }
-            if r != (e & 1 != 0) { holds = false }
+            if guardLeaf(e >> 1, ctx, stamp, memo, counting: true) != (e & 1 != 0) { holds = false }
         }
         return holds && (pure[k] || run(entries[k], ctx))
+    }
+
+    /// Guard leaf `id` on the current record: from the memo, else evaluated and memoised (and, when `counting`,
+    /// counted for its leaf).
+    @inline(__always)
+    func guardLeaf(_ id: Int, _ ctx: MatchContext, _ stamp: UInt64, _ memo: UnsafeMutablePointer<UInt64>, counting: Bool)
+        -> Bool
+    {
+        let m = memo[id]
+        if m & ~1 == stamp { return m & 1 != 0 }
+        let r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
+        memo[id] = stamp | (r ? 1 : 0)
+        if counting {
+            let s = leafStats[id].load(ordering: .relaxed)
+            if s >> 32 < 0x4000_0000 { leafStats[id].store(s &+ (1 << 32) &+ (r ? 1 : 0), ordering: .relaxed) }
+        }
+        return r
     }
 
     /// Puts each rule's first 16 guards in order of `cost / P(fail)` (pass rates with one pseudo-count each way,

@@ -63,21 +63,7 @@ extension MatchProgram {
             let e = Int(guards[start &+ at])
             let id = e >> 1
             if leafLate[id] { continue }
-            let m = memo[id]
-            let r: Bool
-            if m & ~1 == stamp {
-                r = m & 1 != 0
-            } else {
-                r = leaf(UnsafePointer(ops + Int(leafOps[id])), ctx)
-                memo[id] = stamp | (r ? 1 : 0)
-                if counting {
-                    let s = leafStats[id].load(ordering: .relaxed)
-                    if s >> 32 < 0x4000_0000 {
-                        leafStats[id].store(s &+ (1 << 32) &+ (r ? 1 : 0), ordering: .relaxed)
-                    }
-                }
-            }
-            if r != (e & 1 != 0) {
+            if guardLeaf(id, ctx, stamp, memo, counting: counting) != (e & 1 != 0) {
                 if !counting { return false }
                 holds = false
             }
