@@ -175,10 +175,9 @@ package final class HTTPReceiver {
     }
 }
 
+/// A new empty directory under the system temporary directory, removed when the test process exits.
 package func temporaryDirectory() throws -> String {
-    let dir = NSTemporaryDirectory() + "flowhound-sinks-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
+    try ScratchDirectories.make(prefix: "flowhound-sinks-")
 }
 
 /// Runs a shell command; returns its exit status.

@@ -52,6 +52,7 @@ struct FollowSupportTests {
     func identity() throws {
         let dir = NSTemporaryDirectory() + "fh-id-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let plain = dir + "/a.log"
         try "short\n".write(toFile: plain, atomically: false, encoding: .utf8)
         let small = try FileProbe.identity(path: plain).get()
@@ -83,6 +84,7 @@ struct FollowSupportTests {
     func generations() throws {
         let dir = NSTemporaryDirectory() + "fh-gen-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         for n in ["app.log", "app.log.1", "app.log.2.gz", "app.log.10.gz", "app.log.bak", "other.log.1"] {
             FileManager.default.createFile(atPath: dir + "/" + n, contents: Data("x\n".utf8))
         }
@@ -91,6 +93,7 @@ struct FollowSupportTests {
                 == ["app.log.10.gz", "app.log.2.gz", "app.log.1"])
         let d2 = NSTemporaryDirectory() + "fh-gen-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: d2, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d2) }
         for n in ["x.log", "x.log-20260302.gz", "x.log-20260228", "x.log-20260301-1772400000"] {
             FileManager.default.createFile(atPath: d2 + "/" + n, contents: Data("x\n".utf8))
         }
@@ -106,6 +109,7 @@ struct FollowSupportTests {
     func watcherWakes() throws {
         let dir = NSTemporaryDirectory() + "fh-w-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/w.log"
         FileManager.default.createFile(atPath: f, contents: Data())
         let w = FileWatcher(forcePoll: false, safetyInterval: 200)

@@ -1,4 +1,5 @@
 import Foundation
+import FlowhoundTestSupport
 import Testing
 
 /// Paths and helpers shared by the end-to-end tests.
@@ -22,10 +23,9 @@ enum Repo {
         return dir.appendingPathComponent("flowhound").path
     }
 
+    /// A new empty directory under the system temporary directory, removed when the test process exits.
     static func temporaryDirectory() throws -> String {
-        let dir = NSTemporaryDirectory() + "flowhound-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        try ScratchDirectories.make(prefix: "flowhound-test-")
     }
 }
 
