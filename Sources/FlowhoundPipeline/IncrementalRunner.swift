@@ -504,6 +504,8 @@ package enum IncrementalRunner {
             stats.keptSchemasEvicted = s.othersEvicted
             stats.keptSchemasHighWater = s.othersHighWater
             stats.adoptedSchemasEvicted = s.adoptedEvicted
+            stats.sharedRuleSetsEvicted = s.sharedEvicted.ruleSets
+            stats.sharedSchemasEvicted = s.sharedEvicted.schemas
         }
         sink.finish()
         stats.lines = sink.lines
