@@ -433,7 +433,10 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
                                  flowhound_field *restrict values, int64_t *end, int64_t *found_out) {
     flowhound_json_table *t = a->table;
     flowhound_json_key *restrict entries = t->entries;
-    if (t->applied_wanted != a->wanted || t->applied_generation != a->wanted_generation)
+    // `use` holds the sparse restriction only: a full decode (wanted == NULL, e.g. a matched line decoded again
+    // with every field) reads `slot` instead and leaves it applied, so alternating lines do not rewrite the table.
+    const int full = a->wanted == NULL;
+    if (!full && (t->applied_wanted != a->wanted || t->applied_generation != a->wanted_generation))
         fh_apply(t, a->wanted, a->wanted_generation);
     for (int64_t k = 0; k < a->clear_count; k++) {
         flowhound_field *v = &values[a->clear[k]];
@@ -514,7 +517,7 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             if (d != ',' && d != '}') break;
             prev = pred;
             pred = e->next;
-            fh_store(values, e->use, p + vs, ve - vs, &found);
+            fh_store(values, full ? e->slot : e->use, p + vs, ve - vs, &found);
             i = next + 1;
             if (d == '}') {
                 r = 1;
@@ -554,7 +557,7 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
             if (d != ',' && d != '}') break;  // white space or a bad token: the general steps decide
             prev = pred;
             pred = e->next;
-            fh_store(values, e->use, p + vs, ve - vs, &found);
+            fh_store(values, full ? e->slot : e->use, p + vs, ve - vs, &found);
             if (d == '}') {
                 i = next + 1;
                 r = 1;
@@ -625,7 +628,7 @@ int64_t flowhound_zeek_json_scan(const uint8_t *restrict p, int64_t n, int64_t i
         // i <= n - 1: the colon is not the last byte
         int32_t slot = -1;
         if (entry >= 0) {
-            slot = entries[entry].use;
+            slot = full ? entries[entry].slot : entries[entry].use;
             pred = entries[entry].next;
             prev = entry;
         } else {

@@ -451,11 +451,12 @@ package enum ZeekCatalog {
         for (name, categories, spec) in specs {
             let dataset = name == "conn" ? "connection" : name
             var entries: [Entry] = []
-            for raw in spec.split(separator: "\n") {
-                let line = raw.trimmingSpaces()
+            // by bytes: Character-wise splitting of the specs cost ~20 M instructions at every start
+            for raw in spec.utf8.split(separator: 10) {
+                let line = Substring(raw).trimmingSpaces()
                 if line.isEmpty { continue }
                 if line == "@ids" {
-                    for l in idBlock.split(separator: "\n") { entries.append(parseEntry(l.trimmingSpaces())) }
+                    for l in idBlock.utf8.split(separator: 10) { entries.append(parseEntry(Substring(l).trimmingSpaces())) }
                 } else {
                     entries.append(parseEntry(line))
                 }
@@ -478,7 +479,7 @@ package enum ZeekCatalog {
     }()
 
     private static func parseEntry(_ line: String) -> Entry {
-        let parts = line.split(separator: " ").map(String.init)
+        let parts = line.utf8.split(separator: 32).map { String(Substring($0)) }
         var aliases: [String] = []
         var roles: [FieldRole] = []
         for p in parts.dropFirst(2) {
@@ -563,14 +564,23 @@ package enum ZeekCatalog {
 }
 
 extension StringProtocol {
+    /// Without leading spaces and tabs and trailing spaces, tabs and carriage returns (byte-wise).
     func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
+        let whole = Substring(self)
+        let u = whole.utf8
+        var a = u.startIndex
+        var b = u.endIndex
+        while a < b, u[a] == 32 || u[a] == 9 { a = u.index(after: a) }
+        while a < b {
+            let p = u.index(before: b)
+            guard u[p] == 32 || u[p] == 9 || u[p] == 13 else { break }
+            b = p
+        }
+        return String(whole[a..<b])
     }
 
+    /// Every `.` replaced by `_` (byte-wise).
     func replacingDots() -> String {
-        String(self.map { $0 == "." ? "_" : $0 })
+        String(decoding: utf8.map { $0 == 46 ? 95 : $0 }, as: UTF8.self)
     }
 }

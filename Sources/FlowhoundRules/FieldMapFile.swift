@@ -39,7 +39,7 @@ package struct FieldMapSpec: Sendable {
         }
         func err(_ code: String, _ m: String, _ n: Node?) { diags.append(Diagnostic(code: code, m, at: loc(n))) }
         let root: Node?
-        do { root = try Yams.compose(yaml: yaml) } catch {
+        do { root = try Yams.compose(yaml: yaml, SigmaLoader.resolver) } catch {
             return (nil, [SigmaLoader.yamlDiagnostic(error, path: path, text: yaml)])
         }
         guard let map = root?.mapping else {

@@ -65,7 +65,7 @@ package enum RuleTestFile {
             FileLocation(path: path, line: n?.mark.map { $0.line }, column: n?.mark.map { $0.column })
         }
         do {
-            for doc in try Yams.compose_all(yaml: yaml) {
+            for doc in try Yams.compose_all(yaml: yaml, SigmaLoader.resolver) {
                 guard let map = doc.mapping else {
                     diags.append(Diagnostic(code: "bad_test", "a rule test document must be a mapping", at: loc(doc)))
                     continue

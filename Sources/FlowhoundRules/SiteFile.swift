@@ -85,7 +85,7 @@ package enum SiteFile {
         func err(_ code: String, _ msg: String, _ n: Node?) { diags.append(Diagnostic(code: code, msg, at: loc(n))) }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try Yams.compose(yaml: yaml, SigmaLoader.resolver)
         } catch {
             return (nil, [SigmaLoader.yamlDiagnostic(error, path: path, text: yaml)])
         }

@@ -43,7 +43,7 @@ typedef struct flowhound_json_key {
     uint64_t tail;        // bytes [len - 8, len) when len > 8, else 0
     int32_t len;          // 0 = empty entry
     int32_t slot;
-    int32_t use;          // `slot` when the scan's current restriction decodes it, else -1
+    int32_t use;          // `slot` when the sparse restriction (`applied_wanted`) decodes it, else -1
     const uint8_t *bytes; // copy of the key (owned by the table)
     int32_t next;         // the entry that followed this key on the last line (-1: none); the scan's prediction
     int32_t next2;        // the entry that followed it before, when that differs (-1: none); tried second
@@ -60,7 +60,7 @@ typedef struct flowhound_json_table {
     int32_t first2;       // the first key before that, when it differs (-1: none)
     int64_t count;
     int64_t capacity;
-    const uint8_t *applied_wanted;  // the restriction `use` reflects (see flowhound_json_scan_args)
+    const uint8_t *applied_wanted;  // the sparse restriction `use` reflects (a full scan reads `slot`)
     int64_t applied_generation;     // -1: none applied yet
 } flowhound_json_table;
 
