@@ -23,6 +23,8 @@ struct Planner {
     private(set) var problems: [Diagnostic] = []
     /// Saved positions kept without reading (done, or not found but not yet forgotten).
     private(set) var carriedForward: [Checkpoint] = []
+    /// Nothing was saved for this file (no position, no run start): `build` planned a first run.
+    private(set) var firstRun = false
 
     init(primary: String, saved: IngestState, options: IncrementalOptions, now: Int64) {
         self.primary = primary
@@ -77,7 +79,7 @@ struct Planner {
         }
 
         let mine = saved.checkpoints.filter { $0.primary == primary }
-        let firstRun = mine.isEmpty && saved.runStarts[primary] == nil
+        firstRun = mine.isEmpty && saved.runStarts[primary] == nil
         let lastStart = saved.runStarts[primary]
         var used = [Bool](repeating: false, count: mine.count)
         var assignment = [Int?](repeating: nil, count: candidates.count)

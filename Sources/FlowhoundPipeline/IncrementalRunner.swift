@@ -76,7 +76,9 @@ struct ReadItem {
 /// rotated in between), otherwise it is an old archive. The run takes `<state>.lock` (flock) first; findings
 /// are written and flushed (and an output file fsynced) **before** the positions, carried lines, baseline and
 /// output files' lengths are committed in one SQLite transaction, so a crash never loses lines; an output file
-/// is cut back to its committed length on the next start (`OutputRecovery`), so it gets each alert once.
+/// is cut back to its committed length on the next start (`OutputRecovery`), so it gets each alert once. Where the
+/// files read for the first time start is committed before reading (`commitFirstPlans`), so that a run killed
+/// before its commit is not followed by a first run that takes the file it was reading, rotated since, for an archive.
 package enum IncrementalRunner {
     package static func run(_ options: ScanOptions, _ inc: IncrementalOptions, diagnostics: (String) -> Void) -> ScanReport {
         var inc = inc
@@ -167,13 +169,24 @@ package enum IncrementalRunner {
         // identities of files not named this time are kept as they are
         next.checkpoints = saved.checkpoints.filter { !named.contains($0.primary) }
         next.runStarts = saved.runStarts.filter { !named.contains($0.key) }
+        var plans: [Planner] = []
+        var plannedItems: [[ReadItem]] = []
         for primary in primaries {
             var plan = Planner(primary: primary, saved: saved, options: inc, now: runStart)
-            let items = plan.build()
+            plannedItems.append(plan.build())
             for d in plan.problems {
                 if d.kind == .error { report.errors.append(d) } else { report.warnings.append(d) }
                 diagnostics(d.description + "\n")
             }
+            plans.append(plan)
+        }
+        if let e = commitFirstPlans(
+            plans, plannedItems, saved: saved, store: store, stack: stack, raw: raw, now: runStart)
+        {
+            return fail(e)
+        }
+        for (plan, items) in zip(plans, plannedItems) {
+            let primary = plan.primary
             var checkpoints = plan.carriedForward
             for item in items {
                 var superseded: Checkpoint?
@@ -225,6 +238,38 @@ package enum IncrementalRunner {
         }
         if inc.verbose && !options.quiet { diagnostics(ScanRunner.summaryText(report, samples: options.malformedSamples)) }
         return report
+    }
+
+    /// Commits where the files read for the first time start, before anything is read. Without it a run killed
+    /// before its only commit left nothing for them: the next run was a first run again and took a file rotated
+    /// in between (the one the killed run was reading) for an old archive, so its lines were never read and the
+    /// findings the killed run wrote were cut from the output file with nothing to write them again. With their
+    /// planned positions (and run start) saved, the next run reads them from there wherever they went, as if the
+    /// killed run had read nothing. Everything else is committed as it was saved (positions of files read before,
+    /// carried lines, baseline, commit time); the output files at the lengths `OutputRecovery.prepare` left.
+    /// A file planned with `--from end` is read from 0 to find its end: that position is not known yet, so it is
+    /// left out (a kill before the run's commit starts it over at its end).
+    static func commitFirstPlans(
+        _ plans: [Planner], _ items: [[ReadItem]], saved: IngestState, store: StateStore, stack: DetectionStack?,
+        raw: RawLineOutput?, now: Int64
+    ) -> Diagnostic? {
+        var begun = saved
+        var any = false
+        for (plan, planned) in zip(plans, items) where plan.firstRun && !planned.contains(where: \.discard) {
+            begun.checkpoints += planned.compactMap { Self.planned($0, now: now) }
+            begun.runStarts[plan.primary] = now
+            any = true
+        }
+        guard any else { return nil }
+        stack?.sync()
+        raw?.sync()
+        begun.outputs = OutputRecovery.positions(stack?.syncedFiles ?? raw?.syncedFile.map { [$0] } ?? [])
+        do {
+            try store.commit(begun, baseline: nil)
+        } catch {
+            return error
+        }
+        return nil
     }
 
     /// `--stale-after`: the saved state was last committed longer ago than that (wall-clock commit time, not
@@ -504,6 +549,8 @@ package enum IncrementalRunner {
             stats.keptSchemasEvicted = s.othersEvicted
             stats.keptSchemasHighWater = s.othersHighWater
             stats.adoptedSchemasEvicted = s.adoptedEvicted
+            stats.sharedRuleSetsEvicted = s.sharedEvicted.ruleSets
+            stats.sharedSchemasEvicted = s.sharedEvicted.schemas
         }
         sink.finish()
         stats.lines = sink.lines

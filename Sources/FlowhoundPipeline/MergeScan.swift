@@ -18,6 +18,9 @@ struct InputLineCounts {
     var keptSchemasEvicted: Int64 = 0
     var keptSchemasHighWater = 0
     var adoptedSchemasEvicted: Int64 = 0
+    /// What the input's schemas pushed out of the shared `RuleCache` (`RuleCache.Evictions`).
+    var sharedRuleSetsEvicted: Int64 = 0
+    var sharedSchemasEvicted: Int64 = 0
 }
 
 /// The stateless half of `ScanSink`, run on an input's worker thread when several inputs are merged
@@ -146,7 +149,10 @@ struct ScanStage: MergeStage {
             c = known.compiled
             feedsBehaviour = known.feedsBehaviour
         } else {
-            c = compiler.compiledUnreported(for: schema)
+            var evictions = RuleCache.Evictions()
+            c = compiler.compiledUnreported(for: schema, evictions: &evictions)
+            counts.sharedRuleSetsEvicted += evictions.ruleSets
+            counts.sharedSchemasEvicted += evictions.schemas
             feedsBehaviour = interest.wants(schema)
             if adopted.count == 32 {  // bounded; decoders reuse a few schema objects
                 adopted.removeFirst()

@@ -96,6 +96,10 @@ package struct InputStats: Sendable {
     package var keptSchemasEvicted: Int64 = 0
     package var keptSchemasHighWater = 0
     package var adoptedSchemasEvicted: Int64 = 0
+    /// Compiled rule sets and schemas in use this input's schemas pushed out of the scan's shared cache (at
+    /// `RuleCache.keyCapacity` and `RuleCache.objectCapacity`).
+    package var sharedRuleSetsEvicted: Int64 = 0
+    package var sharedSchemasEvicted: Int64 = 0
     package var bytesDecoded: Int64 = 0
     package var compressed = false
     package var skipped: String?

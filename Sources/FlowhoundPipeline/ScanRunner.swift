@@ -197,6 +197,8 @@ package enum ScanRunner {
             stats.keptSchemasEvicted = sink.keptSchemasEvicted
             stats.keptSchemasHighWater = sink.keptSchemasHighWater
             stats.adoptedSchemasEvicted = sink.adoptedSchemasEvicted
+            stats.sharedRuleSetsEvicted = sink.sharedRuleSetsEvicted
+            stats.sharedSchemasEvicted = sink.sharedSchemasEvicted
             if let error {
                 report.errors.append(error.diagnostic)
                 emit([error.diagnostic], to: diagnostics)
@@ -325,6 +327,12 @@ package enum ScanRunner {
                     + "hand: its \(ScanSink.othersCapacity) kept schemas were replaced \(i.keptSchemasEvicted) times, its 32 "
                     + "compiled ones \(i.adoptedSchemasEvicted) times (slower, same findings)\n"
             }
+            if i.sharedRuleSetsEvicted > 0 || i.sharedSchemasEvicted > 0 {
+                s += "flowhound: \(displayPath(i.path)): its schemas pushed \(i.sharedRuleSetsEvicted) of the scan's "
+                    + "\(RuleCache.keyCapacity) compiled rule sets and \(i.sharedSchemasEvicted) of its "
+                    + "\(RuleCache.objectCapacity) schemas in use out of the shared cache (more distinct schemas than it "
+                    + "keeps: compiled again when they come back, slower, same findings)\n"
+            }
             if let why = i.skipped { s += "flowhound: \(displayPath(i.path)): skipped (\(why))\n" }
         }
         return s
@@ -337,12 +345,47 @@ package enum ScanRunner {
 /// input switches between program schemas every few lines) and by `Schema.key` for equal schemas from other
 /// inputs. Compile diagnostics (unresolved `|expand` placeholders) are reported once per rule. Safe to use from
 /// several threads (the merge's workers compile with `compiledUnreported` and the merge `report`s in merge order).
+///
+/// Bounded: at most `keyCapacity` compiled rule sets by key and `objectCapacity` schema objects. An object entry
+/// keeps its schema alive, so its `ObjectIdentifier` cannot name another schema while the entry exists; entries
+/// whose schema nobody else holds any more (its input is done) can never be looked up again and are dropped
+/// first, uncounted. Past that the least recently used entry goes, counted in the caller's `Evictions`: a later
+/// schema of that key is compiled again (slower, the same rule set).
 final class RuleCache: @unchecked Sendable {
+    /// Compiled rule sets kept by key (a few dozen schemas in normal use: syslog programs, Zeek paths).
+    static let keyCapacity = 256
+    /// Schema objects kept (every input has its own decoder, so its own schema objects).
+    static let objectCapacity = 1024
+
+    /// What one caller's lookups pushed out of the cache.
+    struct Evictions {
+        /// Compiled rule sets forgotten (their key is compiled again when it comes back).
+        var ruleSets: Int64 = 0
+        /// Schema objects still in use forgotten (found by key again when they come back).
+        var schemas: Int64 = 0
+    }
+
     let rules: [SigmaRule]
     let placeholders: [String: [String]]
     private let lock = ConditionLock()
-    private var byKey: [String: CompiledRuleSet] = [:]
-    private var byObject: [ObjectIdentifier: (Schema, CompiledRuleSet)] = [:]
+    /// A compiled rule set by key; `used` is the last lookup that found it, by key or through an object entry.
+    private final class KeyEntry {
+        let compiled: CompiledRuleSet
+        var used: UInt64
+        init(_ compiled: CompiledRuleSet, _ used: UInt64) {
+            self.compiled = compiled
+            self.used = used
+        }
+    }
+    private struct ObjectEntry {
+        var schema: Schema
+        let key: KeyEntry
+        var used: UInt64
+    }
+    private var byKey: [String: KeyEntry] = [:]
+    private var byObject: [ObjectIdentifier: ObjectEntry] = [:]
+    /// Lookups so far (the recency of an entry is the lookup that last used it).
+    private var clock: UInt64 = 0
     private var reported = Set<String>()
     /// Compile diagnostics not yet taken by `drainDiagnostics()`.
     private var pending: [Diagnostic] = []
@@ -361,27 +404,64 @@ final class RuleCache: @unchecked Sendable {
         return pending
     }
 
+    /// Entries held now: (compiled rule sets by key, schema objects).
+    var counts: (keys: Int, objects: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (byKey.count, byObject.count)
+    }
+
     /// The rule set for `schema`, its compile diagnostics reported (once per rule, in call order).
-    func compiled(for schema: Schema) -> CompiledRuleSet {
-        let c = compiledUnreported(for: schema)
+    func compiled(for schema: Schema, evictions: inout Evictions) -> CompiledRuleSet {
+        let c = compiledUnreported(for: schema, evictions: &evictions)
         report(c)
         return c
     }
 
     /// The rule set for `schema`; its diagnostics wait for `report`.
-    func compiledUnreported(for schema: Schema) -> CompiledRuleSet {
+    func compiledUnreported(for schema: Schema, evictions: inout Evictions) -> CompiledRuleSet {
         lock.lock()
         defer { lock.unlock() }
-        if let (s, c) = byObject[ObjectIdentifier(schema)], s === schema { return c }
-        let c: CompiledRuleSet
-        if let known = byKey[schema.key] {
-            c = known
-        } else {
-            c = CompiledRuleSet(rules: rules, schema: schema, placeholders: placeholders)
-            byKey[schema.key] = c
+        clock &+= 1
+        let id = ObjectIdentifier(schema)
+        if let i = byObject.index(forKey: id), byObject.values[i].schema === schema {
+            byObject.values[i].used = clock
+            let k = byObject.values[i].key
+            k.used = clock
+            return k.compiled
         }
-        byObject[ObjectIdentifier(schema)] = (schema, c)
-        return c
+        let k: KeyEntry
+        if let known = byKey[schema.key] {
+            known.used = clock
+            k = known
+        } else {
+            k = KeyEntry(CompiledRuleSet(rules: rules, schema: schema, placeholders: placeholders), clock)
+            if byKey.count >= Self.keyCapacity, let oldest = byKey.min(by: { $0.value.used < $1.value.used })?.key {
+                byKey[oldest] = nil
+                evictions.ruleSets += 1
+            }
+            byKey[schema.key] = k
+        }
+        if byObject[id] == nil && byObject.count >= Self.objectCapacity {
+            dropUnusedSchemas()
+            if byObject.count >= Self.objectCapacity, let oldest = byObject.min(by: { $0.value.used < $1.value.used })?.key {
+                byObject[oldest] = nil
+                evictions.schemas += 1
+            }
+        }
+        byObject[id] = ObjectEntry(schema: schema, key: k, used: clock)
+        return k.compiled
+    }
+
+    /// Removes the object entries whose schema only this cache still holds: no decoder can present it again.
+    private func dropUnusedSchemas() {
+        var unused: [ObjectIdentifier] = []
+        var i = byObject.values.startIndex
+        while i != byObject.values.endIndex {
+            if isKnownUniquelyReferenced(&byObject.values[i].schema) { unused.append(byObject.keys[i]) }
+            byObject.values.formIndex(after: &i)
+        }
+        for id in unused { byObject[id] = nil }
     }
 
     /// Queues the compile diagnostics of `c` not reported before.
@@ -441,6 +521,8 @@ struct ScanSink: LineSink {
     /// the syslog decoder skips the message parsers).
     var adopted: [(schema: Schema, compiled: CompiledRuleSet, feedsBehaviour: Bool, headerOnly: Bool)] = []
     var adoptedEvicted: Int64 = 0
+    /// What this input's schemas pushed out of the shared `RuleCache`.
+    var sharedEvicted = RuleCache.Evictions()
     /// The address of the adopted schema object (syslog: compared with `SyslogDecoder.schemaIdentity` after every
     /// line, the decoder switching schemas in place).
     var adoptedIdentity: UnsafeMutableRawPointer?
@@ -645,7 +727,7 @@ struct ScanSink: LineSink {
             c = adopted[known].compiled
             feedsBehaviour = adopted[known].feedsBehaviour
         } else {
-            c = compiler.compiled(for: schema)
+            c = compiler.compiled(for: schema, evictions: &sharedEvicted)
             feedsBehaviour = behaviour.wants(schema)
             if adopted.count == 32 {  // bounded; decoders reuse a few schema objects
                 adopted.removeFirst()
@@ -678,7 +760,8 @@ struct ScanSink: LineSink {
         InputLineCounts(
             events: events, malformed: malformed, malformedByReason: malformedByReason, samples: samples,
             formatName: formatName, unsupportedFormat: unsupportedFormat, firstLineNumber: firstLineNumber,
-            keptSchemasEvicted: othersEvicted, keptSchemasHighWater: othersHighWater, adoptedSchemasEvicted: adoptedEvicted)
+            keptSchemasEvicted: othersEvicted, keptSchemasHighWater: othersHighWater, adoptedSchemasEvicted: adoptedEvicted,
+            sharedRuleSetsEvicted: sharedEvicted.ruleSets, sharedSchemasEvicted: sharedEvicted.schemas)
     }
 
     @inline(__always) func isBlank(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {

@@ -291,6 +291,115 @@ struct ExactlyOnceTests {
         #expect(Self.summary(Self.fileLines(out).map(Self.evidenceLine), 15000) == "ok", "(15,000 alerts: below the queue capacity of 16,384, so none is dropped)")
     }
 
+    /// Runs `args` and kills it with SIGKILL as soon as `out` has grown past its size at the start (up to 3
+    /// tries: a run that finishes first is not killed). Returns whether a run was killed while writing.
+    static func killWhileWriting(_ args: [String], _ out: String, timeout: Double = 60) throws -> Bool {
+        for _ in 0..<3 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Repo.executable)
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            let before = Self.fileSize(out)
+            try p.run()
+            let end = Date().addingTimeInterval(timeout)
+            while p.isRunning && Self.fileSize(out) <= before && Date() < end { usleep(1000) }
+            let killed = p.isRunning
+            if killed { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+            if killed { return true }
+        }
+        return false
+    }
+
+    /// An alert file's lines with the evidence's file names left out (the same line is `auth.log` when read
+    /// before the rotation and `auth.log.1` after it).
+    static func withoutFileNames(_ lines: [String]) -> [String] {
+        lines.map { $0.replacingOccurrences(of: #""file":"[^"]*""#, with: #""file":"""#, options: .regularExpression) }
+    }
+
+    /// The sshd pid of an alert's evidence (1000 + the `failure` number), or -1.
+    static func evidencePid(_ alert: String) -> Int {
+        guard let r = alert.range(of: "sshd[") else { return -1 }
+        return (Int(alert[r.upperBound...].prefix { $0.isNumber }) ?? -1000) - 1000
+    }
+
+    @Test("scan --incremental killed during its first run, the log rotated before the next: every alert once, as uninterrupted")
+    func cronKilledInFirstRun() throws {
+        let n = 15_000  // below the alert queue's 16,384, so none is dropped
+        func setUp(_ s: Scratch) throws -> [String] {
+            try s.sh("mkdir rules")
+            try Self.rule.write(toFile: s.path("rules/r.yml"), atomically: true, encoding: .utf8)
+            try s.write("auth.log", (1...n).map(Self.failure).joined())
+            return [
+                "scan", "--incremental", "--rules", s.path("rules"), "--merge-window", "0", "--state", s.path("st.db"),
+                "--output", s.path("alerts.json"), s.path("auth.log"),
+            ]
+        }
+        func rotate(_ s: Scratch) throws {
+            try s.move("auth.log", "auth.log.1")
+            try s.write("auth.log", (n + 1...n + 10).map(Self.failure).joined())
+        }
+        // one uninterrupted first run, logrotate, the next run
+        let reference = try Scratch()
+        defer { try? FileManager.default.removeItem(atPath: reference.dir) }
+        let refArgs = try setUp(reference)
+        #expect(try runFlowhound(refArgs).status == 1)
+        try rotate(reference)
+        #expect(try runFlowhound(refArgs).status == 1)
+        let expected = Self.withoutFileNames(Self.fileLines(reference.path("alerts.json")))
+        #expect(Self.summary(expected.map(Self.evidencePid), n + 10) == "ok")
+
+        // the same with the first run killed while it writes its alerts (before its only commit at the end)
+        let s = try Scratch()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        let args = try setUp(s)
+        try #require(try Self.killWhileWriting(args, s.path("alerts.json")), "the first run finished before it could be killed")
+        let written = Self.fileLines(s.path("alerts.json")).count
+        try rotate(s)
+        let r = try runFlowhound(args)
+        #expect(r.status == 1, "\(r.stderr)")
+        let got = Self.withoutFileNames(Self.fileLines(s.path("alerts.json")))
+        #expect(
+            Self.summary(got.map(Self.evidencePid), n + 10) == "ok",
+            "the killed first run had written \(written) alerts; \(r.stderr)")
+        let same = got == expected  // a Bool: a failing #expect would print both 15,010 alerts
+        #expect(same, "the same alerts, in the same order, as one uninterrupted first run")
+    }
+
+    @Test("scan --incremental: a file new to the state, the run killed while reading it, rotated: every alert once")
+    func cronKilledReadingANewFile() throws {
+        // a.log is known to the state; b.log is named for the first time in the run that is killed
+        let s = try Scratch()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        try s.sh("mkdir rules")
+        try Self.rule.write(toFile: s.path("rules/r.yml"), atomically: true, encoding: .utf8)
+        try s.write("a.log", (20_001...20_005).map(Self.failure).joined())
+        let out = s.path("alerts.json")
+        let base = [
+            "scan", "--incremental", "--rules", s.path("rules"), "--merge-window", "0", "--state", s.path("st.db"),
+            "--output", out,
+        ]
+        #expect(try runFlowhound(base + [s.path("a.log")]).status == 1)
+        try s.append("a.log", (20_006...20_010).map(Self.failure).joined())
+        try s.write("b.log", (1...15_000).map(Self.failure).joined())
+        let args = base + [s.path("a.log"), s.path("b.log")]
+        try #require(try Self.killWhileWriting(args, out), "the run finished before it could be killed")
+        try s.move("b.log", "b.log.1")
+        try s.write("b.log", (15_001...15_010).map(Self.failure).joined())
+        let r = try runFlowhound(args)
+        #expect(r.status == 1, "\(r.stderr)")
+        // the first run's 5 alerts of a.log, then the rest in log-time order: each once
+        let got = Self.fileLines(out).map(Self.evidencePid)
+        #expect(Array(got.prefix(5)) == Array(20_001...20_005))
+        let want = Array(1...15_010) + Array(20_001...20_010)
+        let same = got.sorted() == want
+        let account =
+            "\(got.count) alerts, \(want.count) expected: \(Set(want).subtracting(got).count) missing, "
+            + "\(got.count - Set(got).count) repeated; \(r.stderr)"
+        #expect(same, "\(account)")
+    }
+
     static let rule = """
         title: Test marker
         id: 0d2c5a56-2b47-4a4d-9d0a-3c4b4f7e0001

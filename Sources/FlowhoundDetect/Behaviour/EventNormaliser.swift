@@ -120,14 +120,14 @@ package final class SchemaPlan {
 /// fast path for the schema of the previous event. Nothing here makes a String.
 package final class EventNormaliser {
     private var plans: [String: SchemaPlan] = [:]
-    private var lastSchema: ObjectIdentifier?
+    /// Held, not only its address: a freed schema's address is soon another schema's.
+    private var lastSchema: Schema?
     private var lastPlan: SchemaPlan?
 
     package init() {}
 
     package func plan(for schema: Schema) -> SchemaPlan {
-        let id = ObjectIdentifier(schema)
-        if id == lastSchema, let p = lastPlan { return p }
+        if lastSchema === schema, let p = lastPlan { return p }
         let p: SchemaPlan
         if let cached = plans[schema.key] {
             p = cached
@@ -136,7 +136,7 @@ package final class EventNormaliser {
             if plans.count > 4096 { plans.removeAll() }  // bounded: schemas are few in practice
             plans[schema.key] = p
         }
-        lastSchema = id
+        lastSchema = schema
         lastPlan = p
         return p
     }
