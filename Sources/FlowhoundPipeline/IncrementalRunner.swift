@@ -213,6 +213,7 @@ package enum IncrementalRunner {
         var snapshot: BaselineSnapshot?
         if let stack {
             stack.finish()
+            report.correlationBindingsEvicted = stack.correlations.schemaBindingsEvicted
             if let e = stack.outputFailure { return fail(e) }
             report.findingsWritten = stack.written
             report.findingsAtFailLevel = stack.atFailLevel

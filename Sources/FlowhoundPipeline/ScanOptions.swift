@@ -72,6 +72,9 @@ package struct ScanReport: Sendable {
     package var allowed: [(String, String, Int)] = []
     /// What the alert outputs did (written, dropped, failed, merged by suppression).
     package var delivery = AlertSinkSet.Summary()
+    /// Slot bindings of schemas still in use the correlation engine forgot at `CorrelationPolicy.maxSchemaBindings`
+    /// (`CorrelationEngine.schemaBindingsEvicted`: rebuilt when the schema comes back).
+    package var correlationBindingsEvicted = 0
 
     /// 0 nothing found at or above the fail level, 1 findings, 2 errors (2 wins).
     package var exitStatus: Int32 { !errors.isEmpty ? 2 : (findingsAtFailLevel > 0 ? 1 : 0) }

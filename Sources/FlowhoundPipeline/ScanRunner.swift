@@ -263,6 +263,7 @@ package enum ScanRunner {
         }
         engine.finish()
         correlations.finish()
+        report.correlationBindingsEvicted = correlations.schemaBindingsEvicted
         behaviour.finish()
         progress?.finish()
         let delivery = sinks.close()
@@ -307,6 +308,11 @@ package enum ScanRunner {
         }
         if r.merge.delayedAdmissions > 0 {
             s += "flowhound: \(r.merge.delayedAdmissions) input\(r.merge.delayedAdmissions == 1 ? "" : "s") waited for a free place in the merge (more than \(r.merge.openHighWater) inputs overlap in time)\n"
+        }
+        if r.correlationBindingsEvicted > 0 {
+            let n = r.correlationBindingsEvicted
+            s += "flowhound: correlations met more schemas in use than the \(CorrelationPolicy().maxSchemaBindings) whose field "
+                + "bindings they keep: \(n) binding\(n == 1 ? " was" : "s were") forgotten and rebuilt (slower, same findings)\n"
         }
         for (place, reason, n) in r.allowed {
             s += "flowhound: \(n) match\(n == 1 ? "" : "es") allowed by \(place) (\(reason))\n"

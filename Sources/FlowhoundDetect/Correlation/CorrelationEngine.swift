@@ -47,7 +47,10 @@ import FlowhoundRules
 ///
 /// **Bounds.** Per correlation: `maxGroups` groups (least recently updated evicted, counted), per group
 /// `maxEventsPerGroup` events (oldest dropped, counted), `maxEvidence` recent lines of `maxExcerptBytes`, and
-/// values cut to `maxValueBytes`. One engine belongs to one scan; it is not shared between threads.
+/// values cut to `maxValueBytes`. Per engine: the slot bindings of at most `maxSchemaBindings` schema objects (those
+/// of schemas nobody else holds dropped first, uncounted; then the least recently used, counted in
+/// `schemaBindingsEvicted` and rebuilt when the schema comes back: slower, same findings). One engine belongs to one
+/// scan; it is not shared between threads.
 package final class CorrelationEngine {
     package let policy: CorrelationPolicy
     package let minimumLevel: Severity
@@ -70,7 +73,13 @@ package final class CorrelationEngine {
     private var nextSweep = Int64.min
     private var timers = TimerHeap()
     private var nextDue = Int64.max
+    /// Slot bindings by schema object, at most `policy.maxSchemaBindings`. Each entry keeps its schema alive, so an
+    /// `ObjectIdentifier` here never names a freed schema's address reused by another.
     private var bindingCache: [ObjectIdentifier: SchemaBindings] = [:]
+    /// Schema switches so far (an entry's `used` is the switch that last found or made it).
+    private var bindingClock: UInt64 = 0
+    /// Bindings of schemas still in use forgotten at `policy.maxSchemaBindings` (rebuilt when they come back).
+    package private(set) var schemaBindingsEvicted = 0
     /// Reused buffer for the group key of the event being observed.
     private var keyScratch = GroupKeyBuilder()
     private var lastBindings: SchemaBindings?
@@ -118,6 +127,9 @@ package final class CorrelationEngine {
 
     /// Groups currently held, over every correlation.
     package var groupCount: Int { runtimes.reduce(0) { $0 + ($1?.index.count ?? 0) } }
+
+    /// Schema bindings held now (at most `policy.maxSchemaBindings`).
+    package var schemaBindingsHeld: Int { bindingCache.count }
 
     package func groupCount(correlation index: Int) -> Int {
         index < runtimes.count ? runtimes[index]?.index.count ?? 0 : 0
@@ -669,17 +681,38 @@ package final class CorrelationEngine {
 
     // MARK: schema bindings
 
+    /// The bindings of `schema`. `lastBindings` answers repeated lookups of one schema without a stamp: nothing else
+    /// was used since it was stamped, so it stays the most recently used entry.
     private func bindings(for schema: Schema) -> SchemaBindings {
         if let b = lastBindings, b.schema === schema { return b }
+        bindingClock &+= 1
         let id = ObjectIdentifier(schema)
-        if let b = bindingCache[id] {
+        if let b = bindingCache[id], b.schema === schema {
+            b.used = bindingClock
             lastBindings = b
             return b
         }
+        if bindingCache[id] == nil && bindingCache.count >= policy.maxSchemaBindings {
+            dropUnusedBindings()
+            if bindingCache.count >= policy.maxSchemaBindings,
+                let oldest = bindingCache.min(by: { $0.value.used < $1.value.used })?.key
+            {
+                bindingCache[oldest] = nil
+                schemaBindingsEvicted += 1
+            }
+        }
         let b = SchemaBindings(schema: schema, ruleCount: consumersOfRule.count)
+        b.used = bindingClock
         bindingCache[id] = b
         lastBindings = b
         return b
+    }
+
+    /// Removes the bindings whose schema only they still hold: no decoder can present that schema again, so they
+    /// are not counted as evictions.
+    private func dropUnusedBindings() {
+        let unused = bindingCache.compactMap { $0.value.schemaHeldOnlyHere() ? $0.key : nil }
+        for id in unused { bindingCache[id] = nil }
     }
 
     fileprivate func makeBindings(ruleIndex: Int, schema: Schema) -> [Binding] {
@@ -703,7 +736,9 @@ struct Binding {
 
 /// Slot bindings per base rule for one schema, computed on first use.
 final class SchemaBindings {
-    let schema: Schema
+    private(set) var schema: Schema
+    /// The engine's schema switch that last used these bindings (least recently used evicted first).
+    var used: UInt64 = 0
     let format: String
     let entitySlots: RawEvidence.EntitySlots
     private var perRule: [[Binding]?]
@@ -714,6 +749,9 @@ final class SchemaBindings {
         format = schema.format.rawValue + (schema.logType.isEmpty ? "" : "/" + schema.logType)
         perRule = Array(repeating: nil, count: ruleCount)
     }
+
+    /// True when nothing but these bindings holds the schema (its decoder and input are gone).
+    func schemaHeldOnlyHere() -> Bool { isKnownUniquelyReferenced(&schema) }
 
     func bindings(ruleIndex: Int, engine: CorrelationEngine) -> [Binding] {
         if let b = perRule[ruleIndex] { return b }

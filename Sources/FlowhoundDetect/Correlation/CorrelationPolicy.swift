@@ -1,6 +1,6 @@
 import FlowhoundCore
 
-/// Limits and tolerances of the correlation engine. Every limit is per correlation rule.
+/// Limits and tolerances of the correlation engine. Every limit but `maxSchemaBindings` is per correlation rule.
 package struct CorrelationPolicy: Sendable {
     /// How far (log time) an event may lag the newest event time seen and still be counted. Zeek writes a
     /// connection when it ends, stamped with its start, so conn events arrive late by the connection's
@@ -20,11 +20,18 @@ package struct CorrelationPolicy: Sendable {
     package var maxExcerptBytes: Int
     /// Evidence lines per finding (and recent lines remembered per group).
     package var maxEvidence: Int
+    /// Schema objects whose slot bindings the engine keeps (for the whole engine; a few dozen in normal use: syslog
+    /// programs, Zeek paths, one set per input's decoder). Past it the bindings of a schema nobody else holds go
+    /// first, uncounted, then the least recently used (`CorrelationEngine.schemaBindingsEvicted`), rebuilt when
+    /// their schema comes back: slower, same findings.
+    package var maxSchemaBindings: Int
 
     package init(
         lateToleranceSeconds: Int64 = 300, maxGroups: Int = 10_000, maxEventsPerGroup: Int = 10_000,
-        maxValueBytes: Int = 256, maxExcerptBytes: Int = 256, maxEvidence: Int = Finding.maxEvidence
+        maxValueBytes: Int = 256, maxExcerptBytes: Int = 256, maxEvidence: Int = Finding.maxEvidence,
+        maxSchemaBindings: Int = 1_024
     ) {
+        self.maxSchemaBindings = max(1, maxSchemaBindings)
         self.lateToleranceSeconds = max(0, lateToleranceSeconds)
         self.maxGroups = max(1, maxGroups)
         self.maxEventsPerGroup = max(1, maxEventsPerGroup)
