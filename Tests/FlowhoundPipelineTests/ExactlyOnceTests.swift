@@ -215,24 +215,7 @@ struct ExactlyOnceTests {
         #expect(Self.fileLines(out).count == 20000)
         // a big second part, so that the run can be killed while it writes
         try s.sh("seq -f 'line-%.0f' 20001 1000000 >> app.log")
-        var killedMidway = false
-        for _ in 0..<3 where !killedMidway {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Repo.executable)
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            let before = Self.fileSize(out)
-            try p.run()
-            let end = Date().addingTimeInterval(30)
-            while p.isRunning && Self.fileSize(out) <= before && Date() < end { usleep(1000) }
-            if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
-                killedMidway = true
-            }
-            p.waitUntilExit()
-            if !killedMidway { break }
-        }
+        let killedMidway = try Self.killWhileWriting(args, out, timeout: 30)
         #expect(killedMidway, "the run finished before it could be killed (machine too fast for this input)")
         #expect(Self.fileSize(out) > 20000 * 10, "the killed run wrote lines it did not commit")
         try s.sh("seq -f 'line-%.0f' 1000001 1000010 >> app.log")
@@ -267,24 +250,7 @@ struct ExactlyOnceTests {
         #expect(Self.fileLines(out).count == 5)
         try s.write("more", (6...15000).map(Self.failure).joined())
         try s.sh("cat more >> auth.log")
-        var killedMidway = false
-        for _ in 0..<3 where !killedMidway {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Repo.executable)
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            let before = Self.fileSize(out)
-            try p.run()
-            let end = Date().addingTimeInterval(60)
-            while p.isRunning && Self.fileSize(out) <= before && Date() < end { usleep(1000) }
-            if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
-                killedMidway = true
-            }
-            p.waitUntilExit()
-            if !killedMidway { break }
-        }
+        let killedMidway = try Self.killWhileWriting(args, out)
         #expect(killedMidway, "the run finished before it could be killed")
         let r = try runFlowhound(args)
         #expect(r.status == 1)

@@ -157,25 +157,8 @@ import Testing
         try Self.rules.write(toFile: dir + "/rules/r.yml", atomically: true, encoding: .utf8)
         try "timezone: UTC\n".write(toFile: dir + "/site.yml", atomically: true, encoding: .utf8)
         let (paths, expected) = try Self.writeInputs(dir)
-        var options = ScanOptions(paths: paths)
-        options.rulePaths = [dir + "/rules"]
-        options.sitePath = dir + "/site.yml"
-        options.outputPath = dir + "/alerts.json"
-        options.mergeWindowSeconds = 0
-        options.quiet = true
-        options.orderInputsByTime = merged
-        options.merge.jobs = jobs
-        var diagnostics = ""
-        let report = ScanRunner.run(options) { diagnostics += $0 }
-        #expect(report.errors.isEmpty, "\(diagnostics)")
-        var found: Set<String> = []
-        let text = (try? String(contentsOfFile: dir + "/alerts.json", encoding: .utf8)) ?? ""
-        for a in try jsonLines(text) where ((a["rule"] as? [String: Any])?["id"] as? String)?.hasSuffix("1") == true {
-            for e in (a["flowhound"] as? [String: Any])?["evidence"] as? [[String: Any]] ?? [] {
-                let path = try #require(e["file"] as? String)
-                found.insert("\(URL(fileURLWithPath: path).lastPathComponent):\(try #require(e["line"] as? Int))")
-            }
-        }
+        let (report, found) = try floodScan(
+            dir: dir, paths: paths, jobs: jobs, orderInputsByTime: merged, ruleIDSuffix: "1")
         #expect(!expected.isEmpty && found == expected, "\(found.count) matches found, \(expected.count) expected")
         // Every input's schema objects stay alive while it is read and are found again by identity, so each key
         // is compiled once: 321 insertions into 256 places, 65 evictions, wherever they fall. Read one input

@@ -134,24 +134,8 @@ import Testing
             }
             try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         }
-        var options = ScanOptions(paths: [dir + "/a.log", dir + "/b.log"])
-        options.rulePaths = [dir + "/rules"]
-        options.sitePath = dir + "/site.yml"
-        options.outputPath = dir + "/alerts.json"
-        options.mergeWindowSeconds = 0
-        options.quiet = true
-        options.merge.jobs = 2
-        var diagnostics = ""
-        let report = ScanRunner.run(options) { diagnostics += $0 }
-        #expect(report.errors.isEmpty, "\(diagnostics)")
-        var found: Set<String> = []
-        let text = (try? String(contentsOfFile: dir + "/alerts.json", encoding: .utf8)) ?? ""
-        for a in try jsonLines(text) where ((a["rule"] as? [String: Any])?["id"] as? String)?.hasSuffix("2") == true {
-            for e in (a["flowhound"] as? [String: Any])?["evidence"] as? [[String: Any]] ?? [] {
-                let path = try #require(e["file"] as? String)
-                found.insert("\(URL(fileURLWithPath: path).lastPathComponent):\(try #require(e["line"] as? Int))")
-            }
-        }
+        let (report, found) = try floodScan(
+            dir: dir, paths: [dir + "/a.log", dir + "/b.log"], jobs: 2, ruleIDSuffix: "2")
         #expect(!expected.isEmpty && found == expected, "\(found.count) matches found, \(expected.count) expected")
         // Each input's stage adopts at every line (its decoder reports each change of schema): G before the first
         // line, then P0…P39 in turn. The 32 compiled schemas are forgotten oldest first, so a cycle of 40 never
